@@ -1,0 +1,248 @@
+import { BottleError } from "@bottle/errors";
+import type { z } from "zod";
+import { ManifestSchema, type Manifest } from "./schema.js";
+
+export interface ManifestProblem {
+  /** JSON path, e.g. `bottles.implementer.egress.routes[0].host`. */
+  path: string;
+  message: string;
+  hint?: string;
+}
+
+/** Thrown by parseManifest: one error carrying every problem found. */
+export class ManifestError extends BottleError {
+  readonly problems: ManifestProblem[];
+  readonly file: string;
+
+  constructor(file: string, problems: ManifestProblem[]) {
+    const lines = problems.map((p) => `  ${p.path || "(root)"}: ${p.message}${p.hint ? `\n    hint: ${p.hint}` : ""}`);
+    super(`${file} has ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n${lines.join("\n")}`, {
+      code: "MANIFEST_INVALID",
+      hint: "Fix the problems above; `bottle schema` prints the JSON Schema for editor completion.",
+      details: { file, problems },
+    });
+    this.problems = problems;
+    this.file = file;
+  }
+}
+
+export interface ParseManifestOptions {
+  /** Name used in messages, usually the manifest's path. */
+  file?: string;
+}
+
+/** Parses and validates bottle.json text. Throws a ManifestError listing every problem. */
+export function parseManifest(text: string, options: ParseManifestOptions = {}): Manifest {
+  const file = options.file ?? "bottle.json";
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new ManifestError(file, [jsonSyntaxProblem(text, error as Error)]);
+  }
+  const result = ManifestSchema.safeParse(raw);
+  const problems: ManifestProblem[] = result.success ? [] : result.error.issues.flatMap((issue) => describeIssue(issue, raw));
+  problems.push(...semanticProblems(raw));
+  if (problems.length > 0 || !result.success) throw new ManifestError(file, dedupe(problems));
+  return result.data;
+}
+
+function jsonSyntaxProblem(text: string, error: Error): ManifestProblem {
+  const match = /at position (\d+)/.exec(error.message);
+  const position = match ? Number(match[1]) : text.length;
+  const before = text.slice(0, position);
+  const line = before.split("\n").length;
+  const column = position - before.lastIndexOf("\n");
+  const reason = error.message.replace(/ in JSON at position \d+.*$/, "").replace(/^Unexpected end of JSON input$/, "Unexpected end of input");
+  return {
+    path: "",
+    message: `invalid JSON at line ${line}, column ${column}: ${reason}`,
+    hint: "bottle.json is strict JSON: double-quoted keys, no trailing commas, no comments.",
+  };
+}
+
+type Issue = z.core.$ZodIssue;
+
+function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = "";
+  for (const key of path) {
+    if (typeof key === "number") out += `[${key}]`;
+    else out += out === "" ? String(key) : `.${String(key)}`;
+  }
+  return out;
+}
+
+function describeIssue(issue: Issue, raw: unknown): ManifestProblem[] {
+  const path = formatPath(issue.path);
+  if (issue.code === "unrecognized_keys") {
+    const known = knownKeysAt(issue.path);
+    return issue.keys.map((key) => {
+      const guess = closest(key, known);
+      return {
+        path: path ? `${path}.${key}` : key,
+        message: `unknown key "${key}"`,
+        hint: guess ? `did you mean "${guess}"?` : known.length ? `allowed keys: ${known.join(", ")}` : undefined,
+      };
+    });
+  }
+  if (issue.code === "invalid_union" && isSecretRefPath(issue.path)) {
+    return [secretRefProblem(path, valueAt(raw, issue.path))];
+  }
+  if (issue.path.at(-2) === "inject" && typeof valueAt(raw, issue.path) === "string") return []; // reported by semanticProblems
+  if (issue.code === "invalid_type" && valueAt(raw, issue.path) === undefined) {
+    return [{ path, message: `missing required value (${issue.expected})` }];
+  }
+  return [{ path, message: issue.message, hint: hintFor(issue) }];
+}
+
+function hintFor(issue: Issue): string | undefined {
+  if (issue.code === "invalid_value") return `one of: ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+  if (issue.code === "invalid_format" && issue.path.at(-1) === "host") return "use a host name without scheme or port; put ports in `ports`";
+  return undefined;
+}
+
+const SECRET_REF_HINT = 'refer to the secret, never paste it: {"env": "NAME"} or {"file": "/path/to/secret"}';
+
+function isSecretRefPath(path: ReadonlyArray<PropertyKey>): boolean {
+  return path.at(-1) === "credential";
+}
+
+function secretRefProblem(path: string, value: unknown): ManifestProblem {
+  if (typeof value === "string") {
+    return { path, message: looksLikeSecret(value) ? "looks like a literal secret" : "must be a secret reference, not a string", hint: SECRET_REF_HINT };
+  }
+  return { path, message: "must be a secret reference with exactly one of `env` or `file`", hint: SECRET_REF_HINT };
+}
+
+/** Heuristic for values that are secrets pasted inline (long, high-entropy, or a known prefix). */
+export function looksLikeSecret(value: string): boolean {
+  if (/^(sk-|ghp_|gho_|ghs_|github_pat_|xox[abp]-|AKIA|glpat-|-----BEGIN)/.test(value)) return true;
+  if (value.length < 20 || /\s/.test(value)) return false;
+  const classes = [/[a-z]/, /[A-Z]/, /[0-9]/].filter((re) => re.test(value)).length;
+  return classes >= 3 && !value.includes("/");
+}
+
+function semanticProblems(raw: unknown): ManifestProblem[] {
+  const problems: ManifestProblem[] = [];
+  const bottles = (raw as { bottles?: unknown })?.bottles;
+  if (!isRecord(bottles)) return problems;
+  for (const [name, bottle] of Object.entries(bottles)) {
+    if (!isRecord(bottle)) continue;
+    const base = `bottles.${name}`;
+    const routes = (bottle.egress as { routes?: unknown } | undefined)?.routes;
+    if (Array.isArray(routes)) {
+      routes.forEach((route, i) => {
+        if (!isRecord(route) || !isRecord(route.inject)) return;
+        for (const [header, inj] of Object.entries(route.inject)) {
+          const p = `${base}.egress.routes[${i}].inject.${header}`;
+          if (typeof inj === "string") {
+            problems.push({ path: p, message: looksLikeSecret(inj) ? "looks like a literal secret" : "must be a secret reference, not a string", hint: SECRET_REF_HINT });
+          } else if (isRecord(inj) && (("env" in inj) === ("file" in inj))) {
+            problems.push({ path: p, message: "needs exactly one of `env` or `file`", hint: SECRET_REF_HINT });
+          }
+        }
+      });
+    }
+    const upstreams = (bottle.git as { upstreams?: unknown } | undefined)?.upstreams;
+    if (Array.isArray(upstreams)) {
+      const seen = new Map<string, number>();
+      upstreams.forEach((up, i) => {
+        if (!isRecord(up)) return;
+        const p = `${base}.git.upstreams[${i}]`;
+        if (typeof up.url === "string" && isSshUrl(up.url) && (typeof up.knownHostKey !== "string" || up.knownHostKey.trim() === "")) {
+          problems.push({
+            path: `${p}.knownHostKey`,
+            message: "an ssh upstream needs a pinned host key (there is no trust on first use)",
+            hint: `add the host's known_hosts line, e.g. from \`ssh-keyscan ${sshHost(up.url)}\` checked against the provider's published fingerprints`,
+          });
+        }
+        if (typeof up.url === "string" && /^https?:\/\/[^/]*@/.test(up.url)) {
+          problems.push({ path: `${p}.url`, message: "credentials in the URL", hint: "remove user:token@ from the URL and use `credential`" });
+        }
+        if (typeof up.name === "string") {
+          if (seen.has(up.name)) problems.push({ path: `${p}.name`, message: `duplicate upstream name "${up.name}" (also upstreams[${seen.get(up.name)}])` });
+          seen.set(up.name, i);
+        }
+      });
+    }
+  }
+  return problems;
+}
+
+export function isSshUrl(url: string): boolean {
+  return url.startsWith("ssh://") || /^[A-Za-z0-9._-]+@[^:/]+:/.test(url);
+}
+
+function sshHost(url: string): string {
+  const m = /^ssh:\/\/(?:[^@/]+@)?([^:/]+)/.exec(url) ?? /^[^@]+@([^:]+):/.exec(url);
+  return m?.[1] ?? "<host>";
+}
+
+const KNOWN_KEYS: Record<string, string[]> = {
+  "": ["$schema", "extraCaBundle", "bottles"],
+  bottle: ["description", "backend", "agent", "workspace", "egress", "pipelock", "git", "supervise"],
+  agent: ["image", "command", "env", "cpus", "memory", "prompt", "skills"],
+  workspace: ["path", "mode", "copyGit"],
+  egress: ["routes"],
+  routes: ["host", "ports", "methods", "paths", "inject", "passthrough", "scan"],
+  inject: ["env", "file", "prefix"],
+  pipelock: ["enabled", "mode", "blocklist"],
+  git: ["upstreams"],
+  upstreams: ["name", "url", "credential", "username", "knownHostKey", "extraHosts", "protectedBranches", "allowedRefs"],
+  credential: ["env", "file"],
+  supervise: ["enabled"],
+};
+
+function knownKeysAt(path: ReadonlyArray<PropertyKey>): string[] {
+  if (path.length === 0) return KNOWN_KEYS[""]!;
+  if (path.length === 2 && path[0] === "bottles") return KNOWN_KEYS.bottle!;
+  const named = [...path].reverse().find((k) => typeof k === "string" && k in KNOWN_KEYS && k !== "") as string | undefined;
+  // inside routes[i].inject.<header> the last string key is the header name
+  if (path.length >= 2 && path.at(-2) === "inject") return KNOWN_KEYS.inject!;
+  return named ? KNOWN_KEYS[named]! : [];
+}
+
+/** Closest candidate by edit distance, when it is close enough to be a typo. */
+export function closest(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}
+
+function valueAt(raw: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+  let cur: unknown = raw;
+  for (const key of path) cur = isRecord(cur) || Array.isArray(cur) ? (cur as Record<PropertyKey, unknown>)[key] : undefined;
+  return cur;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function dedupe(problems: ManifestProblem[]): ManifestProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = `${p.path}\u0000${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

@@ -1,0 +1,84 @@
+import { z } from "zod";
+
+/** A host secret reference: the name of an env var or a file path on the host. Never a value. */
+export const SecretRefSchema = z.union([
+  z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name") }).describe("Read the secret from this host environment variable at launch."),
+  z.strictObject({ file: z.string().min(1) }).describe("Read the secret from this host file at launch (trailing newline trimmed)."),
+]);
+
+export const HeaderInjectionSchema = z.strictObject({
+  env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional().describe("Host environment variable holding the value."),
+  file: z.string().min(1).optional().describe("Host file holding the value."),
+  prefix: z.string().default("").describe("Text put before the value, e.g. \"Bearer \"."),
+});
+
+const hostPattern = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"] as const;
+
+export const RouteSchema = z.strictObject({
+  host: z.string().toLowerCase().regex(hostPattern, "a host name like api.example.com or a wildcard like *.example.com").describe("Exact host or `*.` wildcard (matches one or more labels)."),
+  ports: z.array(z.number().int().min(1).max(65535)).default([443]).describe("Allowed destination ports."),
+  methods: z.array(z.enum(METHODS)).default([]).describe("Allowed methods; empty means any."),
+  paths: z.array(z.string().startsWith("/")).default([]).describe("Allowed path prefixes; empty means any."),
+  inject: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, "a header name"), HeaderInjectionSchema).default({}).describe("Headers egress sets from host secrets; the agent never sees the values."),
+  passthrough: z.boolean().default(false).describe("Tunnel without TLS interception (no injection, no body checks)."),
+  scan: z.boolean().default(true).describe("Block outbound bodies and URLs that contain secrets detected by secretlint rules."),
+});
+
+export const GitUpstreamSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "lower-case letters, digits, . _ -").describe("Repository name inside the gate."),
+  url: z.string().min(1).describe("Upstream URL: ssh://, git@host:path, https:// or git://."),
+  credential: SecretRefSchema.optional().describe("SSH private key file, or HTTPS token (env or file)."),
+  username: z.string().default("x-access-token").describe("User name sent with an HTTPS token."),
+  knownHostKey: z.string().optional().describe("Pinned known_hosts line(s) for SSH upstreams; required for ssh."),
+  extraHosts: z.record(z.string(), z.ipv4().or(z.ipv6())).default({}).describe("host → IP entries for the gate's /etc/hosts."),
+  protectedBranches: z.array(z.string()).default(["main", "master"]).describe("Branches that may not be deleted or force-pushed."),
+  allowedRefs: z.array(z.string()).default([]).describe("Ref patterns a push may update (e.g. refs/heads/agent/*); empty means all."),
+});
+
+export const AgentSchema = z.strictObject({
+  image: z.string().default("bottle/agent:latest"),
+  command: z.array(z.string()).min(1).default(["claude"]).describe("Command attached after provisioning."),
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}).describe("Plain (non-secret) environment for the agent."),
+  cpus: z.number().positive().optional(),
+  memory: z.string().regex(/^\d+(\.\d+)?[kmgKMG]?$/, "a size like 4g or 512m").optional(),
+  prompt: z.string().optional().describe("Host file with the agent's system prompt."),
+  skills: z.array(z.string()).default([]).describe("Host folders copied into ~/.claude/skills."),
+});
+
+export const WorkspaceSchema = z.strictObject({
+  path: z.string().default(".").describe("Host folder for the agent's workspace (relative to the manifest)."),
+  mode: z.enum(["mount", "copy"]).default("copy"),
+  copyGit: z.boolean().default(false).describe("Copy the host repository's .git into the workspace."),
+});
+
+export const PipelockSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  mode: z.enum(["strict", "balanced", "audit"]).default("balanced"),
+  blocklist: z.array(z.string()).default([]).describe("Domains pipelock always blocks."),
+});
+
+export const BottleSchema = z.strictObject({
+  description: z.string().optional(),
+  backend: z.enum(["docker", "smolvm"]).default("docker"),
+  agent: AgentSchema.prefault({}),
+  workspace: WorkspaceSchema.optional(),
+  egress: z.strictObject({ routes: z.array(RouteSchema).default([]) }).prefault({}).describe("Default deny: only these routes leave."),
+  pipelock: PipelockSchema.prefault({}),
+  git: z.strictObject({ upstreams: z.array(GitUpstreamSchema).default([]) }).prefault({}),
+  supervise: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
+});
+
+export const ManifestSchema = z.strictObject({
+  $schema: z.string().optional(),
+  extraCaBundle: z.string().optional().describe("Host CA bundle trusted for image builds and upstream TLS (corporate proxies)."),
+  bottles: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "lower-case letters, digits and -"), BottleSchema).describe("Named bottles."),
+});
+
+export type Manifest = z.output<typeof ManifestSchema>;
+export type ManifestInput = z.input<typeof ManifestSchema>;
+export type BottleSpec = z.output<typeof BottleSchema>;
+export type RouteSpec = z.output<typeof RouteSchema>;
+export type GitUpstreamSpec = z.output<typeof GitUpstreamSchema>;
+export type SecretRef = z.output<typeof SecretRefSchema>;
+export type HeaderInjectionSpec = z.output<typeof HeaderInjectionSchema>;
