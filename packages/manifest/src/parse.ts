@@ -114,9 +114,16 @@ function secretRefProblem(path: string, value: unknown): ManifestProblem {
   return { path, message: "must be a secret reference with exactly one of `env` or `file`", hint: SECRET_REF_HINT };
 }
 
+const KNOWN_SECRET_PREFIX = /^(sk-|ghp_|gho_|ghs_|ghu_|github_pat_|xox[abp]-|AKIA[0-9A-Z]{12}|glpat-|-----BEGIN)/;
+
+/** Values with a well-known credential prefix (no entropy guessing: few false positives). */
+export function looksLikeKnownSecretFormat(value: string): boolean {
+  return KNOWN_SECRET_PREFIX.test(value);
+}
+
 /** Heuristic for values that are secrets pasted inline (long, high-entropy, or a known prefix). */
 export function looksLikeSecret(value: string): boolean {
-  if (/^(sk-|ghp_|gho_|ghs_|github_pat_|xox[abp]-|AKIA|glpat-|-----BEGIN)/.test(value)) return true;
+  if (looksLikeKnownSecretFormat(value)) return true;
   if (value.length < 20 || /\s/.test(value)) return false;
   const classes = [/[a-z]/, /[A-Z]/, /[0-9]/].filter((re) => re.test(value)).length;
   return classes >= 3 && !value.includes("/");
@@ -142,6 +149,18 @@ function semanticProblems(raw: unknown): ManifestProblem[] {
           }
         }
       });
+    }
+    const agentEnv = (bottle.agent as { env?: unknown } | undefined)?.env;
+    if (isRecord(agentEnv)) {
+      for (const [key, value] of Object.entries(agentEnv)) {
+        if (typeof value === "string" && looksLikeKnownSecretFormat(value)) {
+          problems.push({
+            path: `${base}.agent.env.${key}`,
+            message: "looks like a literal secret; agent env is visible to the agent",
+            hint: "inject credentials at egress instead: add the host as a route with `inject` and a secret reference",
+          });
+        }
+      }
     }
     const upstreams = (bottle.git as { upstreams?: unknown } | undefined)?.upstreams;
     if (Array.isArray(upstreams)) {
