@@ -1,0 +1,124 @@
+import { readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import { createBottleCa, fingerprintSha256, type PemPair } from "@bottle/ca";
+import { BottleError } from "@bottle/errors";
+import { renderRoutesFile, parseRoutesFile } from "@bottle/egress";
+import { renderGitGate } from "@bottle/git-gate-render";
+import { renderPipelockConfig } from "@bottle/pipelock";
+import type { BottlePlan, EgressRoutePlan } from "@bottle/plan";
+import { mkdirPrivate, writeFileAtomic } from "./fs.js";
+import type { StateLayout } from "./layout.js";
+
+export interface BundleFilesInput {
+  /** Secret values by id, from resolveSecrets. */
+  secrets: Record<string, string>;
+  /** The bottle's internal network, for pipelock's SSRF allowlist. */
+  internalCidr?: string;
+  /** Routes approved live over supervise, kept across restarts of the same bottle. */
+  approvedRoutes?: EgressRoutePlan[];
+}
+
+/** Creates the state dir folders with the modes the bundle contract requires. */
+export async function prepareStateDir(layout: StateLayout): Promise<void> {
+  for (const dir of [layout.root, layout.config, layout.ca, layout.gitGate, layout.secrets, layout.logs]) await mkdirPrivate(dir);
+  for (const dir of [layout.bundle, layout.requests, path.join(layout.bundle, "audit"), path.join(layout.bundle, "git")]) await mkdirPrivate(dir);
+  // the bundle's config dir must be traversable by the bundle (it bind-mounts it read-only)
+}
+
+/** Loads the bottle CA from the state dir, creating it on first launch. */
+export async function ensureBottleCa(layout: StateLayout, plan: BottlePlan): Promise<PemPair & { fingerprint: string; created: boolean }> {
+  const certPath = path.join(layout.ca, "ca.crt");
+  const keyPath = path.join(layout.ca, "ca.key");
+  let created = false;
+  let pair: PemPair;
+  try {
+    pair = { certPem: await readFile(certPath, "utf8"), keyPem: await readFile(keyPath, "utf8") };
+  } catch {
+    pair = await createBottleCa({ commonName: `bottle CA ${plan.slug}` });
+    await mkdirPrivate(layout.ca);
+    await writeFileAtomic(certPath, pair.certPem, 0o644);
+    await writeFileAtomic(keyPath, pair.keyPem, 0o600);
+    created = true;
+  }
+  return { ...pair, fingerprint: fingerprintSha256(pair.certPem), created };
+}
+
+/**
+ * Renders every file the bundle reads (routes, daemons, gate scripts, pipelock config,
+ * upstream CA bundle) and the secrets it holds, into the state dir. Config files are
+ * replaced by rename so a running bundle never reads half a file.
+ */
+export async function writeBundleFiles(layout: StateLayout, plan: BottlePlan, input: BundleFilesInput): Promise<void> {
+  const ca = await ensureBottleCa(layout, plan);
+  const paths = plan.bundle.paths;
+
+  await writeFileAtomic(path.join(layout.config, "daemons.json"), `${JSON.stringify({ healthPort: plan.bundle.ports.health, daemons: plan.bundle.daemons }, null, 2)}\n`, 0o644);
+  await writeRoutes(layout, plan, input.approvedRoutes ?? []);
+
+  if (plan.git.upstreams.length > 0) {
+    const gate = renderGitGate(plan);
+    for (const file of gate.files) {
+      await writeFileAtomic(path.join(layout.config, path.relative(paths.config, file.path)), file.content, file.mode);
+    }
+  }
+
+  if (plan.pipelock.enabled) {
+    if (!input.internalCidr) throw new BottleError("pipelock needs the internal network's CIDR", { code: "STATE_NO_CIDR" });
+    const yaml = renderPipelockConfig(plan, {
+      internalCidr: input.internalCidr,
+      secretsFile: `${paths.secrets}/pipelock-secrets.txt`,
+      caCert: `${paths.ca}/ca.crt`,
+      caKey: `${paths.ca}/ca.key`,
+    });
+    await writeFileAtomic(path.join(layout.config, "pipelock.yaml"), yaml, 0o644);
+    await writeFileAtomic(path.join(layout.secrets, "pipelock-secrets.txt"), Object.values(input.secrets).map((v) => `${v}\n`).join(""), 0o600);
+  }
+
+  const upstreamCa = [plan.ca.extraCaBundle ? await readExtraCa(plan.ca.extraCaBundle) : "", plan.ca.egressTrustsBottleCaUpstream ? ca.certPem : ""].filter(Boolean).join("\n");
+  if (upstreamCa) await writeFileAtomic(path.join(layout.ca, "upstream-ca.pem"), upstreamCa, 0o644);
+
+  await mkdirPrivate(layout.secrets);
+  await writeFileAtomic(path.join(layout.secrets, "secrets.json"), `${JSON.stringify(input.secrets)}\n`, 0o600);
+  for (const upstream of plan.git.upstreams) {
+    if (!upstream.credential) continue;
+    const value = input.secrets[upstream.credential];
+    if (value === undefined) continue;
+    const dir = path.join(layout.secrets, "git", upstream.name);
+    await mkdirPrivate(path.dirname(dir));
+    await mkdirPrivate(dir);
+    await writeFileAtomic(path.join(dir, upstream.transport === "ssh" ? "ssh_key" : "token"), value, 0o600);
+  }
+}
+
+/** Re-renders routes.json (manifest routes + approved ones); an invalid result is never written. */
+export async function writeRoutes(layout: StateLayout, plan: BottlePlan, approvedRoutes: EgressRoutePlan[]): Promise<string> {
+  const text = renderRoutesFile(plan, approvedRoutes);
+  parseRoutesFile(text);
+  const file = path.join(layout.config, "routes.json");
+  await writeFileAtomic(file, text, 0o644);
+  return file;
+}
+
+export async function readApprovedRoutes(layout: StateLayout): Promise<EgressRoutePlan[]> {
+  try {
+    return JSON.parse(await readFile(layout.approvedRoutes, "utf8")) as EgressRoutePlan[];
+  } catch {
+    return [];
+  }
+}
+
+export async function addApprovedRoute(layout: StateLayout, route: EgressRoutePlan): Promise<EgressRoutePlan[]> {
+  const routes = (await readApprovedRoutes(layout)).filter((r) => r.id !== route.id);
+  routes.push(route);
+  await writeFileAtomic(layout.approvedRoutes, `${JSON.stringify(routes, null, 2)}\n`, 0o600);
+  return routes;
+}
+
+async function readExtraCa(file: string): Promise<string> {
+  try {
+    if (!(await stat(file)).isFile()) throw new Error("not a file");
+    return await readFile(file, "utf8");
+  } catch {
+    throw new BottleError(`extraCaBundle ${file} cannot be read`, { code: "STATE_EXTRA_CA", hint: "point extraCaBundle at a PEM bundle, e.g. /etc/ssl/certs/ca-certificates.crt" });
+  }
+}
