@@ -1,0 +1,272 @@
+import { spawn } from "node:child_process";
+import type { Finding, Scanner, ScanBatch, TextItem } from "./scanner.js";
+
+export interface GitScanOptions {
+  /** Repository (bare or .git directory). */
+  gitDir: string;
+  /** Revision arguments as for `git rev-list`, e.g. `[new, "--not", "--all"]` or `["a..b"]`. */
+  revisions: string[];
+  scanner: Scanner;
+  git?: string;
+  /** Environment for git (the pre-receive hook passes its quarantine variables through). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface GitScanResult {
+  findings: Finding[];
+  commits: number;
+  files: number;
+  /** Characters of added text scanned (commit messages included). */
+  bytes: number;
+  binaryBlobs: number;
+}
+
+const ZERO = /^0+$/;
+/** Where commit messages are reported. */
+export const COMMIT_MESSAGE_PATH = "(commit message)";
+
+/**
+ * Scans what the given commits add: the added lines of every text file (`git log -p -U0`;
+ * merges are compared with their first parent, so content an evil merge introduces is
+ * seen), the commit messages, and every binary blob the commits add (checked for known
+ * secret values only). Streams: memory stays bounded by the scanner's batch size plus
+ * the largest single file's added lines.
+ */
+export async function scanGitRevisions(options: GitScanOptions): Promise<GitScanResult> {
+  const git = options.git ?? "git";
+  const { scanner } = options;
+  const batch = scanner.batch();
+  const findings: Finding[] = [];
+  const binaries: { sha: string; path: string; commit: string }[] = [];
+  const result: GitScanResult = { findings, commits: 0, files: 0, bytes: 0, binaryBlobs: 0 };
+  const maxItem = 1 << 20;
+
+  let commit = "";
+  let mode: "header" | "message" | "hunk" = "header";
+  let message: string[] = [];
+  let path = "";
+  let newSha = "";
+  let lines: string[] = [];
+  let numbers: number[] = [];
+  let pending = 0;
+  let newLine = 0;
+  let oldLeft = 0;
+  let newLeft = 0;
+
+  const add = async (item: TextItem): Promise<void> => {
+    result.bytes += item.text.length;
+    for (const f of await batch.add(item)) findings.push(f);
+  };
+  const endFile = async (): Promise<void> => {
+    if (lines.length > 0) await add({ path, text: lines.join("\n"), lines: numbers, commit });
+    lines = [];
+    numbers = [];
+    pending = 0;
+  };
+  const endMessage = async (): Promise<void> => {
+    const text = message.join("\n");
+    message = [];
+    if (text.trim() !== "") await add({ path: COMMIT_MESSAGE_PATH, text, commit });
+  };
+
+  const onLine = async (line: string): Promise<void> => {
+    if (mode === "message") {
+      if (line.endsWith("\0\0")) {
+        message.push(line.slice(0, -2));
+        mode = "header";
+        await endMessage();
+      } else message.push(line);
+      return;
+    }
+    if (mode === "hunk") {
+      const c = line.charCodeAt(0);
+      if (c === 43 /* + */) {
+        lines.push(line.slice(1));
+        numbers.push(newLine++);
+        pending += line.length;
+        newLeft--;
+        if (pending >= maxItem) {
+          const nextPath = path;
+          await endFile();
+          path = nextPath;
+        }
+      } else if (c === 45 /* - */) oldLeft--;
+      else if (c === 32 /* context */) {
+        oldLeft--;
+        newLeft--;
+        newLine++;
+      }
+      if (oldLeft <= 0 && newLeft <= 0) mode = "header";
+      return;
+    }
+    if (line.startsWith("\0\0commit ")) {
+      await endFile();
+      commit = line.slice(9).trim();
+      result.commits++;
+      mode = "message";
+      return;
+    }
+    if (line.startsWith("diff --git ") || line.startsWith("diff --cc ")) {
+      await endFile();
+      result.files++;
+      path = "";
+      newSha = "";
+      return;
+    }
+    if (line.startsWith("index ")) {
+      const m = /^index [0-9a-f,]+\.\.([0-9a-f]+)/.exec(line);
+      newSha = m?.[1] ?? "";
+      return;
+    }
+    if (line.startsWith("+++ ")) {
+      path = unquote(line.slice(4)).replace(/^b\//, "");
+      return;
+    }
+    if (line.startsWith("Binary files ")) {
+      const m = / and (?:"?b\/)?(.*?)"? differ$/.exec(line);
+      if (newSha && !ZERO.test(newSha)) binaries.push({ sha: newSha, path: m?.[1] ?? newSha, commit });
+      return;
+    }
+    if (line.startsWith("@@ ")) {
+      const m = /^@@ -\d+(?:,(\d+))? \+(\d+)(?:,(\d+))? @@/.exec(line);
+      if (!m) return;
+      oldLeft = m[1] === undefined ? 1 : Number(m[1]);
+      newLine = Number(m[2]);
+      newLeft = m[3] === undefined ? 1 : Number(m[3]);
+      if (oldLeft > 0 || newLeft > 0) mode = "hunk";
+    }
+  };
+
+  const args = [
+    "--git-dir",
+    options.gitDir,
+    "-c",
+    "core.quotePath=false",
+    "log",
+    "-p",
+    "-U0",
+    "-M",
+    "--full-index",
+    "--no-color",
+    "--no-ext-diff",
+    "--no-textconv",
+    "--diff-merges=first-parent",
+    "--format=%x00%x00commit %H%n%B%x00%x00",
+    ...options.revisions,
+    "--",
+  ];
+  await streamLines(git, args, options.env, onLine);
+  await endFile();
+  if ((mode as string) === "message") await endMessage();
+  for (const f of await batch.flush()) findings.push(f);
+
+  if (binaries.length > 0) {
+    result.binaryBlobs = binaries.length;
+    await readBlobs(git, options.gitDir, binaries.map((b) => b.sha), options.env, async (index, content) => {
+      const blob = binaries[index]!;
+      for (const f of await scanner.scanBuffer(content, { path: blob.path, commit: blob.commit })) findings.push(f);
+    });
+  }
+  return result;
+}
+
+function unquote(path: string): string {
+  if (path.startsWith('"') && path.endsWith('"')) {
+    try {
+      return JSON.parse(path) as string;
+    } catch {
+      return path.slice(1, -1);
+    }
+  }
+  return path;
+}
+
+async function streamLines(
+  git: string,
+  args: string[],
+  env: NodeJS.ProcessEnv | undefined,
+  onLine: (line: string) => Promise<void>,
+): Promise<void> {
+  const child = spawn(git, args, { env: env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (d: string) => {
+    if (stderr.length < 4000) stderr += d;
+  });
+  const exited = new Promise<number>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve(code ?? 1));
+  });
+  child.stdout.setEncoding("utf8");
+  let rest = "";
+  for await (const chunk of child.stdout as AsyncIterable<string>) {
+    const text = rest + chunk;
+    let start = 0;
+    for (let nl = text.indexOf("\n"); nl !== -1; nl = text.indexOf("\n", start)) {
+      await onLine(text.slice(start, nl));
+      start = nl + 1;
+    }
+    rest = text.slice(start);
+  }
+  if (rest !== "") await onLine(rest);
+  const code = await exited;
+  if (code !== 0) throw new Error(`git ${args.find((a) => a === "log") ?? args[0]} failed (exit ${code}): ${stderr.trim()}`);
+}
+
+/** `git cat-file --batch`: one process for all blobs, parsed as a byte stream. */
+async function readBlobs(
+  git: string,
+  gitDir: string,
+  shas: string[],
+  env: NodeJS.ProcessEnv | undefined,
+  onBlob: (index: number, content: Buffer) => Promise<void>,
+): Promise<void> {
+  const child = spawn(git, ["--git-dir", gitDir, "cat-file", "--batch"], {
+    env: env ?? process.env,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const exited = new Promise<number>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve(code ?? 1));
+  });
+  child.stdin.end(shas.map((s) => `${s}\n`).join(""));
+  let chunks: Buffer[] = [];
+  let total = 0;
+  let need = -1; // body bytes (+ trailing LF) still expected for the current blob, -1 = reading a header
+  let index = 0;
+  for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    total += chunk.length;
+    for (;;) {
+      if (need === -1) {
+        const buffer = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+        chunks = [buffer];
+        const nl = buffer.indexOf(10);
+        if (nl === -1) break;
+        const header = buffer.subarray(0, nl).toString("utf8");
+        const rest = buffer.subarray(nl + 1);
+        chunks = [rest];
+        total = rest.length;
+        const m = /^\S+ (\S+) (\d+)$/.exec(header);
+        if (!m) {
+          // `<sha> missing`: nothing to scan.
+          index++;
+          continue;
+        }
+        need = Number(m[2]) + 1;
+      }
+      if (total < need) break;
+      const buffer = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+      const size = need - 1;
+      await onBlob(index++, buffer.subarray(0, size));
+      const rest = buffer.subarray(need);
+      chunks = [rest];
+      total = rest.length;
+      need = -1;
+    }
+  }
+  const code = await exited;
+  if (code !== 0) throw new Error(`git cat-file failed (exit ${code})`);
+}
+
+export type { ScanBatch };
