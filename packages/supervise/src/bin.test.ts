@@ -22,7 +22,7 @@ it("bin: serves MCP on the given port, files requests in --state, exits 0 on SIG
   });
   const root = await mkdtemp(join(tmpdir(), "bottle-supervise-bin-"));
   const state = join(root, "requests");
-  const child = spawn(process.execPath, [BIN, "--state", state, "--port", String(port), "--host", "127.0.0.1"], {
+  const child = spawn(process.execPath, [BIN, "--state", state, "--listen", `127.0.0.1:${port}`], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));

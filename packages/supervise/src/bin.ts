@@ -3,12 +3,14 @@ import { parseArgs } from "node:util";
 import { BottleError, formatBottleError } from "@bottle/errors";
 import { startSuperviseServer } from "./server.js";
 
-const USAGE = "usage: bottle-supervise [--state /var/lib/bottle/requests] [--port 9100] [--host 0.0.0.0]";
+const USAGE =
+  "usage: bottle-supervise [--state /var/lib/bottle/requests] [--listen 0.0.0.0:9100 | --host 0.0.0.0 --port 9100]";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       state: { type: "string", default: "/var/lib/bottle/requests" },
+      listen: { type: "string" },
       port: { type: "string", default: "9100" },
       host: { type: "string", default: "0.0.0.0" },
       help: { type: "boolean", short: "h" },
@@ -18,13 +20,20 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new BottleError(`Invalid --port "${values.port}"`, { code: "SUPERVISE_USAGE", hint: USAGE });
+  let host = values.host;
+  let portText = values.port;
+  if (values.listen !== undefined) {
+    const at = values.listen.lastIndexOf(":");
+    host = at < 0 ? host : values.listen.slice(0, at).replace(/^\[|\]$/g, "") || "0.0.0.0";
+    portText = values.listen.slice(at + 1);
+  }
+  const port = Number(portText);
+  if (portText === "" || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new BottleError(`Invalid port "${portText}"`, { code: "SUPERVISE_USAGE", hint: USAGE });
   }
   const log = (line: string) => void process.stdout.write(`${line}\n`);
-  const running = await startSuperviseServer({ stateDir: values.state, port, host: values.host, log });
-  log(`supervise: MCP on ${values.host}:${running.port}/mcp, requests in ${values.state}`);
+  const running = await startSuperviseServer({ stateDir: values.state, port, host, log });
+  log(`supervise: MCP on ${host}:${running.port}/mcp, requests in ${values.state}`);
   const stop = () => void running.close().then(() => process.exit(0));
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
