@@ -172,7 +172,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     if (body === "too-large") {
       res.setHeader("connection", "close");
       sendText(res, 413, `bottle egress: request body larger than ${maxBody} bytes.\n`, id, "deny");
-      req.destroy();
+      req.resume();
       return record("deny", 413, route.id, { reason: "body-too-large" });
     }
     if (body === "aborted") return record("error", 0, route.id, { reason: "client-aborted" });

@@ -2,10 +2,12 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { once } from "node:events";
 import http from "node:http";
 import https from "node:https";
+import { isIP } from "node:net";
 import type net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import tls from "node:tls";
+import type { Duplex } from "node:stream";
 import { createBottleCa, loadBottleCa, mintLeafCertificate, writeBottleCa } from "@bottle/ca";
 import type { EgressRoutePlan } from "../routes.js";
 
@@ -25,6 +27,7 @@ export interface Upstream {
   seen: Seen[];
   /** Handlers by path; default answers 200 "ok <servername>". */
   routes: Map<string, (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void>;
+  server: https.Server;
   close(): Promise<void>;
 }
 
@@ -71,6 +74,7 @@ export async function startUpstream(): Promise<Upstream> {
     caPem: caPair.certPem,
     seen,
     routes,
+    server,
     close: () =>
       new Promise((resolve) => {
         server.close(() => resolve());
@@ -180,7 +184,7 @@ export async function proxiedHttps(opts: ProxiedRequest): Promise<ClientResponse
       method: opts.method ?? "GET",
       path: opts.path ?? "/",
       headers: opts.headers ?? {},
-      createConnection: () => tls.connect({ socket: tunnel.socket, servername: opts.host, ca: [opts.ca] }),
+      createConnection: () => tls.connect({ socket: tunnel.socket, host: opts.host, ca: [opts.ca], ...(isIP(opts.host) ? {} : { servername: opts.host }) }),
     });
     req.once("response", (res) => {
       const chunks: Buffer[] = [];
@@ -207,6 +211,28 @@ export function proxiedHttp(proxyPort: number, url: string, init: { method?: str
     req.once("error", reject);
     req.end(init.body);
   });
+}
+
+/** An https.Agent whose connections go through the proxy with CONNECT (for ws and keep-alive clients). */
+export class ConnectAgent extends https.Agent {
+  constructor(
+    private readonly proxyPort: number,
+    options: https.AgentOptions,
+  ) {
+    super(options);
+  }
+
+  override createConnection(options: http.RequestOptions, cb?: (err: Error | null, stream: Duplex) => void): undefined {
+    const opts = options as tls.ConnectionOptions & { host: string; port: number };
+    connectTunnel(this.proxyPort, opts.host, Number(opts.port)).then(
+      (t) => {
+        if (t.status !== 200) return cb?.(new Error(`CONNECT answered ${t.status}`), undefined as never);
+        cb?.(null, tls.connect({ ...opts, socket: t.socket, ...(isIP(opts.host) ? {} : { servername: opts.host }) }));
+      },
+      (err: Error) => cb?.(err, undefined as never),
+    );
+    return undefined;
+  }
 }
 
 /** A promise with its resolver, for handshakes between the test and an upstream. */
