@@ -1,1 +1,26 @@
-export {};
+export { renderCompose, composeDocument, stateLayout, expandHome, ROLE_LABEL, STATE_DIR_LABEL, SERVICES, BUNDLE_CAPABILITIES, AGENT_CAPABILITIES, type RenderComposeOptions } from "./compose.js";
+export { renderAgentGitconfig, DEFAULT_AGENT_IDENTITY, type AgentGitIdentity } from "./gitconfig.js";
+export { DockerCli, checkEngine, detectCompose, parseVersion, type ComposeCommand, type ComposeFlavour } from "./engine.js";
+export { DEFAULT_TOOLS, type DockerTools } from "./exec.js";
+export { createNetworks, inspectNetwork, removeNetworks, type BottleNetworks, type NetworkInfo } from "./networks.js";
+export { launchBottle, waitHealthy, type BottleHandle, type LaunchOptions } from "./launch.js";
+export { provisionAgent, type ProvisionOptions, type ProvisionReport } from "./provision.js";
+export { stopBottle, cleanupOrphans, dumpComposeLogs, type StopOptions, type StopReport, type CleanupOptions, type CleanupReport } from "./teardown.js";
+export {
+  listBottles,
+  logs,
+  execInAgent,
+  attachAgent,
+  reloadBundle,
+  doctor,
+  type BottleStatus,
+  type ContainerStatus,
+  type LogsOptions,
+  type ExecOptions,
+  type AttachOptions,
+  type DoctorCheck,
+} from "./status.js";
+export { defaultStateRoot, defaultStateDir, prepareStateDir, readMetadata, writeMetadata, writeSecretFiles, type BottleMetadata } from "./state.js";
+export type { ProgressEvent, ProgressListener } from "./progress.js";
+export { dockerBackend, type DockerBackend } from "./backend.js";
+export * from "./images/index.js";

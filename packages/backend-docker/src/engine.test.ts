@@ -1,0 +1,72 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { BottleError } from "@bottle/errors";
+import { afterAll, describe, expect, it } from "vitest";
+import { checkEngine, detectCompose, parseVersion } from "./engine.js";
+
+// Fake `docker` / `docker-compose` executables: real processes with scripted output.
+const dir = mkdtempSync(path.join(os.tmpdir(), "bottle-fake-docker-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+function fake(body: string): string {
+  const file = path.join(dir, `fake-${n++}`);
+  writeFileSync(file, `#!/bin/sh\n${body}\n`);
+  chmodSync(file, 0o755);
+  return file;
+}
+const missing = path.join(dir, "does-not-exist");
+
+const dockerWithPlugin = fake(`case "$1 $2" in "compose version") echo "v2.29.7";; "info --format") echo "20.10.24+dfsg1";; *) exit 1;; esac`);
+const dockerWithoutPlugin = fake(`case "$1" in compose) echo "docker: unknown command: docker compose" >&2; exit 1;; info) echo "20.10.24+dfsg1";; *) exit 1;; esac`);
+const dockerNoEngine = fake(`echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2; exit 1`);
+const composeV1 = fake(`[ "$1" = version ] && echo "1.29.2"`);
+const composeV2Standalone = fake(`[ "$1" = version ] && echo "2.24.0"`);
+
+describe("detectCompose", () => {
+  it("prefers the docker compose plugin", async () => {
+    expect(await detectCompose({ docker: dockerWithPlugin, dockerCompose: composeV1 })).toEqual({ flavour: "v2", argv: [dockerWithPlugin, "compose"], version: "2.29.7" });
+  });
+
+  it("falls back to docker-compose v1", async () => {
+    expect(await detectCompose({ docker: dockerWithoutPlugin, dockerCompose: composeV1 })).toEqual({ flavour: "v1", argv: [composeV1], version: "1.29.2" });
+  });
+
+  it("recognises a v2 binary installed as docker-compose", async () => {
+    expect((await detectCompose({ docker: dockerWithoutPlugin, dockerCompose: composeV2Standalone })).flavour).toBe("v2");
+  });
+
+  it("says clearly when there is no compose at all", async () => {
+    const error = await detectCompose({ docker: dockerWithoutPlugin, dockerCompose: missing }).catch((e: unknown) => e);
+    expect(BottleError.isInstance(error)).toBe(true);
+    expect(error).toMatchObject({ code: "DOCKER_COMPOSE_NOT_FOUND", hint: expect.stringMatching(/docker-compose/) });
+  });
+});
+
+describe("checkEngine", () => {
+  it("returns the server version", async () => {
+    expect(await checkEngine({ docker: dockerWithPlugin, dockerCompose: composeV1 })).toEqual({ serverVersion: "20.10.24+dfsg1" });
+  });
+
+  it("explains an unreachable engine", async () => {
+    const error = await checkEngine({ docker: dockerNoEngine, dockerCompose: composeV1 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "DOCKER_ENGINE_UNAVAILABLE", hint: expect.stringMatching(/start/i) });
+    expect((error as BottleError).details).toMatchObject({ output: expect.stringMatching(/Cannot connect/) });
+  });
+
+  it("explains a missing docker CLI", async () => {
+    await expect(checkEngine({ docker: missing, dockerCompose: composeV1 })).rejects.toMatchObject({ code: "DOCKER_NOT_FOUND" });
+  });
+});
+
+describe("parseVersion", () => {
+  it.each([
+    ["1.29.2", "1.29.2"],
+    ["v2.29.7", "2.29.7"],
+    ["docker-compose version 1.29.2, build unknown", "1.29.2"],
+    ["Docker Compose version v2.20.2-desktop.1", "2.20.2-desktop.1"],
+    ["unknown command", undefined],
+  ])("%s → %s", (input, expected) => {
+    expect(parseVersion(input)).toBe(expected);
+  });
+});

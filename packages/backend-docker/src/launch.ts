@@ -1,0 +1,234 @@
+import { writeFile } from "node:fs/promises";
+import { BottleError } from "@bottle/errors";
+import { LABELS, type BottlePlan } from "@bottle/plan";
+import { renderCompose, SERVICES, stateLayout, type RenderComposeOptions } from "./compose.js";
+import { DockerCli, commandError } from "./engine.js";
+import { tail, type DockerTools } from "./exec.js";
+import { createNetworks, removeNetworks, type BottleNetworks } from "./networks.js";
+import type { ProgressListener } from "./progress.js";
+import { provisionAgent, type ProvisionReport } from "./provision.js";
+import { prepareStateDir, writeMetadata, writeSecretFiles, type BottleMetadata } from "./state.js";
+import { dumpComposeLogs, removeContainersBySlug } from "./teardown.js";
+
+export interface LaunchOptions {
+  /** `<state>`: absolute; see defaultStateDir(plan.slug). */
+  stateDir: string;
+  /** Secret values by planned secret id (read from the host by the caller); written 0600 for the bundle. */
+  secrets?: Readonly<Record<string, string>>;
+  /**
+   * Writes the bundle's config (routes.json, daemons.json, pipelock.yaml, git-gate/, ca/)
+   * into `<state>/config`. Called after the networks exist, so pipelock.yaml can use the
+   * internal subnet, and before any container starts.
+   */
+  writeBundleFiles?: (context: { stateDir: string; networks: BottleNetworks }) => Promise<void> | void;
+  /** PID recorded in metadata.json as the bottle's holder. Default: this process; `null` = detached. */
+  holderPid?: number | null;
+  /** Skip provisioning (tests with stand-in images; the CLI never sets it). */
+  provision?: boolean;
+  healthTimeoutMs?: number;
+  compose?: Omit<RenderComposeOptions, "stateDir">;
+  onProgress?: ProgressListener;
+  signal?: AbortSignal;
+  /** An already connected CLI (otherwise one is connected: engine check + compose detection). */
+  cli?: DockerCli;
+  tools?: DockerTools;
+}
+
+/** A running bottle, as `launchBottle` returns it. */
+export interface BottleHandle {
+  plan: BottlePlan;
+  stateDir: string;
+  composeFile: string;
+  project: string;
+  containers: { bundle: string; agent: string };
+  networks: BottleNetworks;
+  provision?: ProvisionReport;
+}
+
+/**
+ * Brings a bottle up: state dir, networks, bundle config, compose up (bundle first, then
+ * the agent once the bundle is healthy), provisioning. Whatever it created is torn down
+ * again if any step fails or `signal` aborts.
+ */
+export async function launchBottle(plan: BottlePlan, options: LaunchOptions): Promise<BottleHandle> {
+  const progress = options.onProgress ?? (() => {});
+  const signal = options.signal;
+  const sig = signal ? { signal } : {};
+  const checkAbort = () => {
+    if (signal?.aborted) throw new BottleError("start was interrupted", { code: "LAUNCH_ABORTED", cause: signal.reason });
+  };
+  const cli = options.cli ?? (await DockerCli.connect(options.tools));
+  progress({ step: "preflight", message: `docker engine ok, compose ${cli.compose.flavour} (${cli.compose.version})` });
+
+  await assertNotRunning(cli, plan);
+  await assertImages(cli, [plan.bundle.image, plan.agent.image]);
+
+  const layout = await prepareStateDir(options.stateDir);
+  const composeFile = layout.composeFile;
+  const metadata: BottleMetadata = {
+    version: 1,
+    slug: plan.slug,
+    bottle: plan.bottle,
+    backend: "docker",
+    manifestPath: plan.manifestPath,
+    composeProject: plan.composeProject,
+    composeFile,
+    networks: { ...plan.networks },
+    containers: { ...plan.machines },
+    startedAt: new Date().toISOString(),
+  };
+  const holder = options.holderPid === undefined ? process.pid : options.holderPid;
+  if (holder !== null) metadata.pid = holder;
+  // Written before anything exists in the engine, so `cleanup` can always judge leftovers.
+  await writeMetadata(options.stateDir, metadata);
+  progress({ step: "state", message: `state dir ${options.stateDir}` });
+
+  let networks: BottleNetworks | undefined;
+  let composeStarted = false;
+  try {
+    checkAbort();
+    networks = await createNetworks(cli, plan, { stateDir: options.stateDir, ...sig });
+    progress({ step: "networks", message: `networks ${networks.internal.name} (${networks.internal.subnet}, internal) and ${networks.egress.name}` });
+
+    if (options.secrets) await writeSecretFiles(plan, options.stateDir, options.secrets);
+    await options.writeBundleFiles?.({ stateDir: options.stateDir, networks });
+    await writeFile(composeFile, renderCompose(plan, { ...options.compose, stateDir: options.stateDir }), { mode: 0o600 });
+    await writeMetadata(options.stateDir, { ...metadata, internalSubnet: networks.internal.subnet });
+    progress({ step: "config", message: `compose file ${composeFile}` });
+
+    checkAbort();
+    composeStarted = true;
+    await composeUp(cli, plan, composeFile, [SERVICES.bundle], sig);
+    progress({ step: "compose-up", message: `bundle ${plan.machines.bundle} started` });
+    await waitHealthy(cli, plan.machines.bundle, { timeoutMs: options.healthTimeoutMs ?? 120_000, ...sig });
+    progress({ step: "health", message: "bundle healthy" });
+
+    checkAbort();
+    await composeUp(cli, plan, composeFile, ["--no-deps", SERVICES.agent], sig);
+    await waitRunning(cli, plan.machines.agent);
+    progress({ step: "compose-up", message: `agent ${plan.machines.agent} started` });
+
+    const handle: BottleHandle = {
+      plan,
+      stateDir: options.stateDir,
+      composeFile,
+      project: plan.composeProject,
+      containers: { ...plan.machines },
+      networks,
+    };
+    if (options.provision !== false) {
+      checkAbort();
+      handle.provision = await provisionAgent(cli, plan, {
+        stateDir: options.stateDir,
+        container: plan.machines.agent,
+        onProgress: progress,
+        ...(options.compose?.homeDir ? { homeDir: options.compose.homeDir } : {}),
+        ...sig,
+      });
+    }
+    progress({ step: "ready", message: `bottle ${plan.bottle} is ready` });
+    return handle;
+  } catch (error) {
+    progress({ step: "teardown", message: "start failed: removing what was created", level: "warn" });
+    if (composeStarted) {
+      await dumpComposeLogs(cli, plan, options.stateDir).catch(() => undefined);
+      await cli.composeRun(plan.composeProject, composeFile, ["down", "--remove-orphans", "--volumes", "--timeout", "5"]).catch(() => undefined);
+      await removeContainersBySlug(cli, plan.slug).catch(() => undefined);
+    }
+    if (networks) await removeNetworks(cli, [networks.internal.name, networks.egress.name]).catch(() => undefined);
+    await writeMetadata(options.stateDir, { ...metadata, stoppedAt: new Date().toISOString(), pid: undefined }).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function composeUp(cli: DockerCli, plan: BottlePlan, file: string, services: string[], sig: { signal?: AbortSignal }) {
+  const result = await cli.composeRun(plan.composeProject, file, ["up", "-d", "--no-build", ...services], sig);
+  if (result.exitCode !== 0) {
+    throw commandError(`compose up ${services.join(" ")}`, [...cli.compose.argv, "-p", plan.composeProject, "-f", file, "up"], result);
+  }
+}
+
+interface ContainerState {
+  Status: string;
+  ExitCode: number;
+  Health?: { Status: string; Log?: Array<{ ExitCode: number; Output: string }> };
+}
+
+async function containerState(cli: DockerCli, container: string): Promise<ContainerState | undefined> {
+  const result = await cli.docker(["inspect", "--type", "container", "--format", "{{json .State}}", container]);
+  return result.exitCode === 0 ? (JSON.parse(result.stdout) as ContainerState) : undefined;
+}
+
+/**
+ * Polls `docker inspect` until the container's healthcheck reports healthy. Fails early
+ * when the container exits or turns unhealthy, and on timeout; the error carries its logs.
+ */
+export async function waitHealthy(cli: DockerCli, container: string, options: { timeoutMs: number; intervalMs?: number; signal?: AbortSignal }): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  let last: ContainerState | undefined;
+  for (;;) {
+    last = await containerState(cli, container);
+    if (last?.Health?.Status === "healthy") return;
+    const stopped = last && !["running", "created", "restarting"].includes(last.Status);
+    if (!last || stopped || last.Health?.Status === "unhealthy" || Date.now() > deadline || options.signal?.aborted) break;
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 500));
+  }
+  const logs = await cli.docker(["logs", "--tail", "60", container]);
+  const probe = last?.Health?.Log?.at(-1);
+  const why = !last
+    ? "it does not exist"
+    : last.Status !== "running"
+      ? `it ${last.Status} (exit code ${last.ExitCode})`
+      : last.Health?.Status === "unhealthy"
+        ? "its healthcheck failed"
+        : options.signal?.aborted
+          ? "start was interrupted"
+          : `it was not healthy after ${Math.round(options.timeoutMs / 1000)} s`;
+  throw new BottleError(
+    `the sidecar bundle ${container} did not become healthy: ${why}` +
+      (probe ? `\nlast health probe (exit ${probe.ExitCode}): ${tail(probe.Output, 5)}` : "") +
+      `\n--- ${container} logs ---\n${tail(`${logs.stdout}\n${logs.stderr}`, 60) || "(empty)"}`,
+    {
+      code: "BUNDLE_UNHEALTHY",
+      hint: "The logs above come from the supervisor and its daemons; check the rendered config under <state>/config and `bottle doctor`.",
+    },
+  );
+}
+
+async function waitRunning(cli: DockerCli, container: string): Promise<void> {
+  const state = await containerState(cli, container);
+  if (state?.Status === "running") return;
+  const logs = await cli.docker(["logs", "--tail", "30", container]);
+  throw new BottleError(`the agent container ${container} is not running (${state ? `${state.Status}, exit ${state.ExitCode}` : "missing"})\n${tail(`${logs.stdout}\n${logs.stderr}`, 30)}`, {
+    code: "AGENT_NOT_RUNNING",
+    hint: "The agent image must keep `sleep infinity` running as its command.",
+  });
+}
+
+async function assertNotRunning(cli: DockerCli, plan: BottlePlan): Promise<void> {
+  const filter = ["--filter", `label=${LABELS.slug}=${plan.slug}`];
+  const containers = await cli.dockerOk(["ps", "-a", "-q", ...filter], { what: "listing containers" });
+  const networks = await cli.dockerOk(["network", "ls", "-q", ...filter], { what: "listing networks" });
+  if (containers.trim() || networks.trim()) {
+    throw new BottleError(`bottle "${plan.bottle}" (${plan.slug}) is already running or left containers/networks behind`, {
+      code: "BOTTLE_ALREADY_RUNNING",
+      hint: `Stop it with \`bottle stop ${plan.bottle}\`, or remove leftovers of interrupted runs with \`bottle cleanup\`.`,
+    });
+  }
+}
+
+async function assertImages(cli: DockerCli, images: string[]): Promise<void> {
+  const missing: string[] = [];
+  for (const image of new Set(images)) {
+    const result = await cli.docker(["image", "inspect", "--format", "{{.Id}}", image]);
+    if (result.exitCode !== 0) missing.push(image);
+  }
+  if (missing.length) {
+    throw new BottleError(`image(s) not found in the local engine: ${missing.join(", ")}`, {
+      code: "DOCKER_IMAGE_MISSING",
+      hint: "Build the bottle images first (see images/ in the bottle repository); no registry is consulted.",
+      details: { missing },
+    });
+  }
+}
+

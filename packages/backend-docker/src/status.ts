@@ -1,0 +1,215 @@
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import type { Writable } from "node:stream";
+import { BottleError } from "@bottle/errors";
+import { DEFAULT_IMAGES, LABELS, type BottlePlan } from "@bottle/plan";
+import { ROLE_LABEL, SERVICES, STATE_DIR_LABEL } from "./compose.js";
+import { checkEngine, detectCompose, DockerCli } from "./engine.js";
+import { DEFAULT_TOOLS, run, type DockerTools } from "./exec.js";
+
+interface Connect {
+  cli?: DockerCli;
+  tools?: DockerTools;
+}
+
+async function connect(options: Connect): Promise<DockerCli> {
+  return options.cli ?? DockerCli.connect(options.tools);
+}
+
+export interface ContainerStatus {
+  name: string;
+  /** `running`, `exited`, `created`, … */
+  state: string;
+  /** `healthy`, `unhealthy`, `starting`, or undefined when the container has no healthcheck. */
+  health?: string;
+}
+
+export interface BottleStatus {
+  slug: string;
+  bottle: string;
+  project?: string;
+  stateDir?: string;
+  bundle?: ContainerStatus;
+  agent?: ContainerStatus;
+}
+
+interface InspectedContainer {
+  Id: string;
+  Name: string;
+  State: { Status: string; Health?: { Status: string } };
+  Config: { Labels: Record<string, string> | null };
+}
+
+/** Every bottle the engine knows about (by label), one row per slug, sorted. */
+export async function listBottles(options: Connect = {}): Promise<BottleStatus[]> {
+  const cli = await connect(options);
+  const ids = (await cli.dockerOk(["ps", "-a", "-q", "--filter", `label=${LABELS.managed}=true`], { what: "listing containers" })).split("\n").filter(Boolean);
+  if (!ids.length) return [];
+  const inspected = JSON.parse(await cli.dockerOk(["inspect", "--type", "container", ...ids], { what: "inspecting containers" })) as InspectedContainer[];
+  const rows = new Map<string, BottleStatus>();
+  for (const c of inspected) {
+    const labels = c.Config.Labels ?? {};
+    const slug = labels[LABELS.slug] ?? "";
+    const row = rows.get(slug) ?? { slug, bottle: labels[LABELS.bottle] ?? "" };
+    const project = labels["com.docker.compose.project"];
+    if (project) row.project = project;
+    if (labels[STATE_DIR_LABEL]) row.stateDir = labels[STATE_DIR_LABEL];
+    const status: ContainerStatus = { name: c.Name.replace(/^\//, ""), state: c.State.Status, ...(c.State.Health ? { health: c.State.Health.Status } : {}) };
+    const role = labels[ROLE_LABEL] ?? labels["com.docker.compose.service"];
+    if (role === SERVICES.bundle) row.bundle = status;
+    else if (role === SERVICES.agent) row.agent = status;
+    rows.set(slug, row);
+  }
+  return [...rows.values()].sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0));
+}
+
+/** The container of one role of a bottle, found by labels. */
+export async function findContainer(cli: DockerCli, slug: string, role: keyof typeof SERVICES): Promise<string> {
+  const out = await cli.dockerOk(["ps", "-a", "--filter", `label=${LABELS.slug}=${slug}`, "--filter", `label=${ROLE_LABEL}=${role}`, "--format", "{{.Names}}"], {
+    what: "finding the container",
+  });
+  const name = out.split("\n").find(Boolean);
+  if (!name) {
+    throw new BottleError(`bottle ${slug} has no ${role} container`, { code: "BOTTLE_NOT_RUNNING", hint: "Start it with `bottle start`; `bottle ls` lists running bottles." });
+  }
+  return name;
+}
+
+export interface LogsOptions extends Connect {
+  /** A bundle daemon (`egress`, `git-gate`, `supervise`, `pipelock`, `supervisor`) or `agent`. Default: the whole bundle. */
+  sidecar?: string;
+  follow?: boolean;
+  /** Lines from the end (default: all). */
+  tail?: number;
+  /** Where lines go. Default: process.stdout. */
+  output?: Writable;
+}
+
+/**
+ * Streams a bottle's logs. The bundle's log is the supervisor's output, where every daemon
+ * line is prefixed `[name] `; `sidecar` keeps only that daemon's lines. Resolves with the
+ * exit code of `docker logs`.
+ */
+export async function logs(slug: string, options: LogsOptions = {}): Promise<number> {
+  const cli = await connect(options);
+  const role = options.sidecar === SERVICES.agent ? SERVICES.agent : SERVICES.bundle;
+  const container = await findContainer(cli, slug, role);
+  const args = ["logs", ...(options.follow ? ["--follow"] : []), ...(options.tail !== undefined ? ["--tail", String(options.tail)] : []), container];
+  const output = options.output ?? process.stdout;
+  const prefix = role === SERVICES.bundle && options.sidecar ? `[${options.sidecar}] ` : undefined;
+  const child = spawn(cli.tools.docker, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let pending = 2;
+  const done = new Promise<void>((resolve) => {
+    for (const stream of [child.stdout, child.stderr]) {
+      const lines = createInterface({ input: stream, crlfDelay: Infinity });
+      lines.on("line", (line) => {
+        if (!prefix || line.startsWith(prefix)) output.write(`${line}\n`);
+      });
+      lines.on("close", () => {
+        if (--pending === 0) resolve();
+      });
+    }
+  });
+  const code = await new Promise<number>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (exitCode) => resolve(exitCode ?? 1));
+  });
+  await done;
+  return code;
+}
+
+export interface ExecOptions extends Connect {
+  /** Default: the plan's agent user, `node`. */
+  user?: string;
+  workdir?: string;
+  /** Allocate a TTY. Default: when stdin is a TTY. */
+  tty?: boolean;
+}
+
+/** Runs a command in the agent with inherited stdio (`docker exec -i [-t] -u node …`); resolves with its exit code. */
+export async function execInAgent(slug: string, command: readonly string[], options: ExecOptions = {}): Promise<number> {
+  const cli = await connect(options);
+  const container = await findContainer(cli, slug, SERVICES.agent);
+  return dockerExecInherit(cli, container, command, { user: options.user ?? "node", ...(options.workdir ? { workdir: options.workdir } : {}), ...(options.tty !== undefined ? { tty: options.tty } : {}) });
+}
+
+export interface AttachOptions extends Connect {
+  /** Default: plan.agent.command. */
+  command?: readonly string[];
+  tty?: boolean;
+}
+
+/**
+ * Runs the agent's command in its container with the terminal attached
+ * (`docker exec -it -u node -w /workspace <agent> <command…>`; no `-t` when stdin is not a
+ * TTY). Resolves with the command's exit code.
+ */
+export async function attachAgent(plan: BottlePlan, options: AttachOptions = {}): Promise<number> {
+  const cli = await connect(options);
+  return dockerExecInherit(cli, plan.machines.agent, options.command ?? plan.agent.command, {
+    user: plan.agent.user,
+    workdir: plan.agent.workspace?.guestPath ?? plan.agent.home,
+    ...(options.tty !== undefined ? { tty: options.tty } : {}),
+  });
+}
+
+function dockerExecInherit(cli: DockerCli, container: string, command: readonly string[], options: { user: string; workdir?: string; tty?: boolean }): Promise<number> {
+  const tty = options.tty ?? Boolean(process.stdin.isTTY);
+  const args = ["exec", "-i", ...(tty ? ["-t"] : []), "-u", options.user, ...(options.workdir ? ["-w", options.workdir] : []), container, ...command];
+  return new Promise<number>((resolve, reject) => {
+    const child = spawn(cli.tools.docker, args, { stdio: "inherit" });
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve(code ?? (signal ? 128 + (signalNumbers[signal] ?? 1) : 1)));
+  });
+}
+
+const signalNumbers: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+
+/**
+ * Asks the bundle to re-read its config: SIGHUP to PID 1 (the supervisor), which forwards
+ * it to every reloadable daemon. Write the new files (temp-then-rename) first.
+ */
+export async function reloadBundle(plan: BottlePlan, options: Connect = {}): Promise<void> {
+  const cli = await connect(options);
+  const container = await findContainer(cli, plan.slug, SERVICES.bundle);
+  await cli.dockerOk(["kill", "--signal", "HUP", container], { what: `signalling ${container}` });
+}
+
+export interface DoctorCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+  hint?: string;
+}
+
+/** Engine, compose and image checks, never throwing: one row per check. */
+export async function doctor(options: { tools?: DockerTools; images?: string[] } = {}): Promise<{ ok: boolean; checks: DoctorCheck[] }> {
+  const tools = options.tools ?? DEFAULT_TOOLS;
+  const checks: DoctorCheck[] = [];
+  const attempt = async (name: string, fn: () => Promise<string>) => {
+    try {
+      checks.push({ name, ok: true, detail: await fn() });
+      return true;
+    } catch (error) {
+      const e = error as BottleError;
+      checks.push({ name, ok: false, detail: e.message, ...(BottleError.isInstance(e) && e.hint ? { hint: e.hint } : {}) });
+      return false;
+    }
+  };
+  const engine = await attempt("docker engine", async () => `server ${(await checkEngine(tools)).serverVersion}`);
+  await attempt("compose", async () => {
+    const c = await detectCompose(tools);
+    return `${c.argv.join(" ")} ${c.version} (${c.flavour})`;
+  });
+  if (engine) {
+    for (const image of options.images ?? [DEFAULT_IMAGES.sidecars, DEFAULT_IMAGES.agent]) {
+      const result = await run(tools.docker, ["image", "inspect", "--format", "{{.Id}}", image]);
+      checks.push(
+        result.exitCode === 0
+          ? { name: `image ${image}`, ok: true, detail: result.stdout.slice(0, 19) }
+          : { name: `image ${image}`, ok: false, detail: "not found in the local engine", hint: "Build the bottle images (see images/ in the bottle repository)." },
+      );
+    }
+  }
+  return { ok: checks.every((c) => c.ok), checks };
+}

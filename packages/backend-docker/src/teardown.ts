@@ -1,0 +1,193 @@
+import { access, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { LABELS, type BottlePlan } from "@bottle/plan";
+import { STATE_DIR_LABEL, stateLayout } from "./compose.js";
+import { DockerCli } from "./engine.js";
+import type { DockerTools } from "./exec.js";
+import { removeNetworks } from "./networks.js";
+import type { ProgressListener } from "./progress.js";
+import { defaultStateDir, prepareStateDir, readMetadata, writeMetadata } from "./state.js";
+
+export interface StopOptions {
+  /** Default: defaultStateDir(plan.slug). */
+  stateDir?: string;
+  onProgress?: ProgressListener;
+  cli?: DockerCli;
+  tools?: DockerTools;
+}
+
+export interface StopReport {
+  /** `<state>/logs/compose.log`, when there was anything to dump. */
+  logFile?: string;
+  containers: string[];
+  networks: string[];
+}
+
+/**
+ * Stops a bottle: dumps every container's log into `<state>/logs/compose.log`, runs
+ * `compose down --remove-orphans --volumes`, removes whatever still carries the bottle's
+ * label, then its networks. Safe to call on a bottle that is half up or already gone.
+ */
+export async function stopBottle(plan: BottlePlan, options: StopOptions = {}): Promise<StopReport> {
+  const cli = options.cli ?? (await DockerCli.connect(options.tools));
+  const stateDir = options.stateDir ?? defaultStateDir(plan.slug);
+  const progress = options.onProgress ?? (() => {});
+  const report: StopReport = { containers: [], networks: [] };
+
+  const present = await containersBySlug(cli, plan.slug);
+  if (present.length) {
+    report.logFile = await dumpComposeLogs(cli, plan, stateDir);
+    progress({ step: "teardown", message: `logs saved to ${report.logFile}` });
+  }
+  const composeFile = stateLayout(stateDir).composeFile;
+  if (present.length && (await exists(composeFile))) {
+    await cli.composeRun(plan.composeProject, composeFile, ["down", "--remove-orphans", "--volumes", "--timeout", "10"]);
+  }
+  // Whatever compose did not remove (no compose file, a failed down) goes by label.
+  await removeContainersBySlug(cli, plan.slug);
+  report.containers = present.map((c) => c.name);
+  report.networks = await removeNetworks(cli, [plan.networks.internal, plan.networks.egress, ...(await networksBySlug(cli, plan.slug)).map((n) => n.name)].filter(unique));
+  progress({ step: "teardown", message: `removed ${report.containers.length} container(s), ${report.networks.length} network(s)` });
+
+  const metadata = await readMetadata(stateDir);
+  if (metadata) {
+    const { pid: _pid, ...rest } = metadata;
+    await writeMetadata(stateDir, { ...rest, stoppedAt: new Date().toISOString() });
+  }
+  return report;
+}
+
+/**
+ * Writes the timestamped logs of the bottle's containers to `<state>/logs/compose.log`
+ * (through compose when the compose file exists, else per container) and returns the path.
+ */
+export async function dumpComposeLogs(cli: DockerCli, plan: BottlePlan, stateDir: string): Promise<string> {
+  const layout = await prepareStateDir(stateDir);
+  const file = path.join(layout.logs, "compose.log");
+  let text = "";
+  if (await exists(layout.composeFile)) {
+    const result = await cli.composeRun(plan.composeProject, layout.composeFile, ["logs", "--no-color", "--timestamps"]);
+    text = result.stdout + (result.stderr ? `\n${result.stderr}` : "");
+  } else {
+    for (const container of await containersBySlug(cli, plan.slug)) {
+      const result = await cli.docker(["logs", "--timestamps", container.id]);
+      text += `--- ${container.name} ---\n${result.stdout}\n${result.stderr}\n`;
+    }
+  }
+  await writeFile(file, text.endsWith("\n") ? text : `${text}\n`, { mode: 0o600 });
+  return file;
+}
+
+interface LabelledObject {
+  id: string;
+  name: string;
+  slug: string;
+  stateDir?: string;
+  running: boolean;
+}
+
+async function listLabelled(cli: DockerCli, kind: "container" | "network", filters: Record<string, string>): Promise<LabelledObject[]> {
+  const filterArgs = Object.entries(filters).flatMap(([k, v]) => ["--filter", `label=${k}=${v}`]);
+  const format = `{{json .ID}}\t{{json .${kind === "container" ? "Names" : "Name"}}}\t{{json (.Label "${LABELS.slug}")}}\t{{json (.Label "${STATE_DIR_LABEL}")}}\t{{json .${kind === "container" ? "State" : "Driver"}}}`;
+  const args = kind === "container" ? ["ps", "-a", ...filterArgs, "--format", format] : ["network", "ls", ...filterArgs, "--format", format];
+  const out = await cli.dockerOk(args, { what: `listing ${kind}s` });
+  return out
+    .split("\n")
+    .filter((line) => line.trim())
+    .map((line) => {
+      const [id, name, slug, stateDir, state] = line.split("\t").map((field) => JSON.parse(field) as string);
+      return { id: id!, name: name!, slug: slug ?? "", ...(stateDir ? { stateDir } : {}), running: kind === "container" && state === "running" };
+    });
+}
+
+export function containersBySlug(cli: DockerCli, slug: string) {
+  return listLabelled(cli, "container", { [LABELS.slug]: slug });
+}
+
+function networksBySlug(cli: DockerCli, slug: string) {
+  return listLabelled(cli, "network", { [LABELS.slug]: slug });
+}
+
+/** `docker rm -f -v` of every container labelled with the slug (anonymous volumes go too). */
+export async function removeContainersBySlug(cli: DockerCli, slug: string): Promise<string[]> {
+  const containers = await containersBySlug(cli, slug);
+  if (containers.length) await cli.dockerOk(["rm", "-f", "-v", ...containers.map((c) => c.id)], { what: "removing containers" });
+  return containers.map((c) => c.name);
+}
+
+export interface CleanupOptions {
+  /** Extra label filters (on top of `dev.bottle.managed=true`), e.g. to scope a test run. */
+  labels?: Record<string, string>;
+  /** Whether a holder PID still runs. Default: `process.kill(pid, 0)`. */
+  isAlive?: (pid: number) => boolean;
+  onProgress?: ProgressListener;
+  cli?: DockerCli;
+  tools?: DockerTools;
+}
+
+export interface CleanupReport {
+  /** Slugs judged orphaned, with the reason. */
+  bottles: Array<{ slug: string; reason: string }>;
+  containers: string[];
+  networks: string[];
+}
+
+/**
+ * Removes containers and networks labelled `dev.bottle.managed=true` whose bottle nobody
+ * holds any more. A bottle is kept while the CLI PID in its metadata.json runs, and a
+ * detached bottle (no PID) is kept while it has containers. Found by labels, never by name.
+ */
+export async function cleanupOrphans(options: CleanupOptions = {}): Promise<CleanupReport> {
+  const cli = options.cli ?? (await DockerCli.connect(options.tools));
+  const isAlive = options.isAlive ?? pidAlive;
+  const filters = { [LABELS.managed]: "true", ...options.labels };
+  const containers = await listLabelled(cli, "container", filters);
+  const networks = await listLabelled(cli, "network", filters);
+  const report: CleanupReport = { bottles: [], containers: [], networks: [] };
+
+  const slugs = [...new Set([...containers, ...networks].map((o) => o.slug))].sort();
+  for (const slug of slugs) {
+    const own = { containers: containers.filter((c) => c.slug === slug), networks: networks.filter((n) => n.slug === slug) };
+    const stateDir = [...own.containers, ...own.networks].find((o) => o.stateDir)?.stateDir ?? (slug ? defaultStateDir(slug) : undefined);
+    const metadata = stateDir ? await readMetadata(stateDir) : undefined;
+    let reason: string | undefined;
+    if (!slug) reason = "no bottle slug label";
+    else if (!metadata) reason = "no metadata.json (state dir gone)";
+    else if (metadata.pid !== undefined) reason = isAlive(metadata.pid) ? undefined : `holder process ${metadata.pid} is gone`;
+    else if (own.containers.length === 0) reason = "detached bottle without containers";
+    if (!reason) continue;
+
+    report.bottles.push({ slug, reason });
+    if (own.containers.length) {
+      await cli.dockerOk(["rm", "-f", "-v", ...own.containers.map((c) => c.id)], { what: "removing orphaned containers" });
+      report.containers.push(...own.containers.map((c) => c.name));
+    }
+    report.networks.push(...(await removeNetworks(cli, own.networks.map((n) => n.name))));
+    if (metadata && stateDir) {
+      const { pid: _pid, ...rest } = metadata;
+      await writeMetadata(stateDir, { ...rest, stoppedAt: rest.stoppedAt ?? new Date().toISOString() }).catch(() => undefined);
+    }
+    options.onProgress?.({ step: "teardown", message: `removed leftovers of ${slug || "an unlabelled bottle"}: ${reason}` });
+  }
+  return report;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function unique<T>(value: T, index: number, all: T[]): boolean {
+  return all.indexOf(value) === index;
+}
+
+async function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
+}
