@@ -1,1 +1,2 @@
 export * from "./docker.js";
+export * from "./smolvm-standin/index.js";
