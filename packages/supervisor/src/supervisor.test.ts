@@ -110,6 +110,13 @@ ${forever}`,
     });
   });
 
+  it("counts a command that cannot start as a crash", async () => {
+    const missing = { name: "egress", command: [join(dir, "no-such-binary")], env: {}, cwd: dir, reloadable: false };
+    const s = await start([missing], { crashLoopRestarts: 2, backoffInitialMs: 5 });
+    await waitFor(() => s.status().daemons[0]?.state === "crash-looping", "crash-loop state");
+    expect(lines.some((l) => l.includes("egress failed to start: spawn") && l.includes("ENOENT"))).toBe(true);
+  });
+
   it("serves 200 on /healthz once every daemon runs", async () => {
     const s = await start([await daemon("egress", forever), await daemon("supervise", forever)]);
     const health = await waitFor(async () => {
