@@ -1,0 +1,238 @@
+import { generateKeyPairSync } from "node:crypto";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  commitToUpstream,
+  createUpstreamRepo,
+  freePort,
+  git,
+  gitEnv,
+  gitOk,
+  gitWithInput,
+  logContaining,
+  startGate,
+  startGitDaemon,
+  startSshd,
+  tempDir,
+  upstreamPlan,
+  type Daemon,
+  type Gate,
+  type Sshd,
+} from "./__fixtures__/harness.js";
+
+const TOKEN = "glpat-bottleKnownSecret-7Hq2Zx9Lm4Wv";
+const AWS_LINE = 'aws_secret_access_key = "Tz8rJq3vXb9LmN2pQw7eRt5yUi1oPa4sDf6gHj0k"\n';
+const PRIVATE_KEY = generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+
+let root: string;
+let env: NodeJS.ProcessEnv;
+let upstreamDir: string;
+let upstreamDaemon: Daemon;
+let sshd: Sshd;
+let gate: Gate;
+let work = 0;
+
+const bare = (name: string): string => path.join(upstreamDir, `${name}.git`);
+const sshUrl = (name: string): string => `ssh://${sshd.user}@127.0.0.1:${sshd.port}${bare(name)}`;
+
+/** A fresh clone through the gate. */
+async function cloneViaGate(name: string): Promise<string> {
+  const dir = path.join(root, "work", `${name}-${work++}`);
+  await mkdir(path.dirname(dir), { recursive: true });
+  await gitOk(env, root, "clone", "--quiet", gate.url(name), dir);
+  return dir;
+}
+
+async function commitFile(dir: string, file: string, content: string | Buffer, message = `add ${file}`): Promise<string> {
+  await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
+  await writeFile(path.join(dir, file), content);
+  await gitOk(env, dir, "add", "-A");
+  await gitOk(env, dir, "commit", "--quiet", "-m", message);
+  return gitOk(env, dir, "rev-parse", "HEAD");
+}
+
+const upstreamRef = (name: string, ref: string): Promise<string> => gitOk(env, bare(name), "rev-parse", ref);
+
+beforeAll(async () => {
+  root = await tempDir("gate");
+  const home = path.join(root, "home");
+  await mkdir(home, { recursive: true });
+  env = gitEnv(home);
+  upstreamDir = path.join(root, "upstream");
+  await mkdir(upstreamDir, { recursive: true });
+
+  await createUpstreamRepo(env, bare("main-default"), "main");
+  await createUpstreamRepo(env, bare("master-default"), "master");
+  await createUpstreamRepo(env, bare("app"), "main", { "README.md": "app\n", "src/index.ts": "export const x = 1;\n" });
+  for (const name of ["nopin", "wrongpin"]) await createUpstreamRepo(env, bare(name), "main");
+
+  upstreamDaemon = await startGitDaemon(upstreamDir, env);
+  sshd = await startSshd(path.join(root, "sshd"), env);
+  const otherHostKey = (await startSshdKeyOnly(path.join(root, "other-key"))).trim();
+  const daemonUrl = (name: string): string => `git://127.0.0.1:${upstreamDaemon.port}/${name}.git`;
+  const closedPort = await freePort();
+
+  gate = await startGate(
+    path.join(root, "gate"),
+    [
+      upstreamPlan("main-default", daemonUrl("main-default")),
+      upstreamPlan("master-default", daemonUrl("master-default")),
+      upstreamPlan("app", sshUrl("app"), { credential: "git.app.credential", knownHostKey: sshd.hostKey }),
+      upstreamPlan("nopin", sshUrl("nopin"), { credential: "git.nopin.credential" }),
+      upstreamPlan("wrongpin", sshUrl("wrongpin"), { credential: "git.wrongpin.credential", knownHostKey: otherHostKey }),
+      upstreamPlan("down", `git://127.0.0.1:${closedPort}/down.git`),
+      upstreamPlan("https-app", "https://git.example.invalid/team/app.git", { credential: "git.https-app.credential", username: "bot" }),
+    ],
+    env,
+    {
+      app: { ssh_key: sshd.clientKey },
+      nopin: { ssh_key: sshd.clientKey },
+      wrongpin: { ssh_key: sshd.clientKey },
+      "https-app": { token: TOKEN },
+    },
+    { "git.https-app.credential": TOKEN },
+  );
+});
+
+/** The public half of a throwaway host key: a pinned key that does not match the server. */
+async function startSshdKeyOnly(dir: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const { execFile } = await import("node:child_process");
+  const { promisify } = await import("node:util");
+  await promisify(execFile)("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", path.join(dir, "k")]);
+  return (await readFile(path.join(dir, "k.pub"), "utf8")).split(/\s+/).slice(0, 2).join(" ");
+}
+
+afterAll(async () => {
+  await gate?.stop();
+  await sshd?.stop();
+  await upstreamDaemon?.stop();
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
+describe("fetch through the gate", () => {
+  it("clones the upstream's HEAD for a main-default and a master-default upstream", async () => {
+    for (const [name, branch] of [["main-default", "main"], ["master-default", "master"]] as const) {
+      const dir = await cloneViaGate(name);
+      expect(await gitOk(env, dir, "rev-parse", "HEAD")).toBe(await upstreamRef(name, "HEAD"));
+      expect(await gitOk(env, dir, "symbolic-ref", "--short", "HEAD")).toBe(branch);
+    }
+  });
+
+  it("shows an out-of-band upstream commit on the next ls-remote and fetch", async () => {
+    const dir = await cloneViaGate("main-default");
+    const sha = await commitToUpstream(env, bare("main-default"), "main", "oob.txt", "new upstream work\n");
+    const listed = await gitOk(env, root, "ls-remote", gate.url("main-default"), "refs/heads/main");
+    expect(listed.split(/\s+/)[0]).toBe(sha);
+    await gitOk(env, dir, "pull", "--quiet", "--ff-only");
+    expect(await gitOk(env, dir, "rev-parse", "HEAD")).toBe(sha);
+  });
+
+  it("fails the fetch when the upstream is unreachable instead of serving the mirror", async () => {
+    const r = await git(env, root, "ls-remote", gate.url("down"));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("cannot fetch from upstream down");
+  });
+
+  it("refuses an ssh upstream without a pinned host key, and one whose pinned key does not match", async () => {
+    const nopin = await git(env, root, "ls-remote", gate.url("nopin"));
+    expect(nopin.code).not.toBe(0);
+    expect(nopin.stderr).toContain("without a pinned host key");
+    const wrong = await git(env, root, "ls-remote", gate.url("wrongpin"));
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toContain("cannot fetch from upstream wrongpin");
+    const gateLog = await logContaining(gate, "Host key verification failed");
+    expect(gateLog).toContain("Host key verification failed");
+    expect(await logContaining(gate, "git-gate: nopin: upstream nopin")).toContain("git-gate: nopin: upstream nopin is an ssh upstream without a pinned host key");
+  });
+
+  it("hands the https token to git through the credential helper, not the config", async () => {
+    const mirror = path.join(gate.mirrors, "https-app.git");
+    const filled = await gitWithInput(env, mirror, "protocol=https\nhost=git.example.invalid\npath=team/app.git\n\n", "credential", "fill");
+    expect(filled.code).toBe(0);
+    expect(filled.stdout).toContain("username=bot\n");
+    expect(filled.stdout).toContain(`password=${TOKEN}\n`);
+    expect(await readFile(path.join(mirror, "config"), "utf8")).not.toContain(TOKEN);
+  });
+});
+
+describe("push through the gate", () => {
+  it("forwards a clean push (text and binary files) over ssh with the gate's key", async () => {
+    const dir = await cloneViaGate("app");
+    await writeFile(path.join(dir, "logo.bin"), Buffer.from([0, 1, 2, 3, 255, 0, 7]));
+    const sha = await commitFile(dir, "src/feature.ts", "export const feature = () => 42;\n");
+    const push = await git(env, dir, "push", "origin", "main");
+    expect(push.stderr).not.toContain("rejected");
+    expect(push.code).toBe(0);
+    expect(await upstreamRef("app", "refs/heads/main")).toBe(sha);
+  });
+
+  it.each([
+    ["an AWS secret key", "config/aws.ini", AWS_LINE, "@secretlint/secretlint-rule-aws"],
+    ["a private key", "deploy/id_rsa", PRIVATE_KEY, "@secretlint/secretlint-rule-privatekey"],
+    ["a known secret value (base64)", "notes.md", `token: ${Buffer.from(TOKEN).toString("base64")}\n`, "git.https-app.credential"],
+    ["a known secret value in a binary file", "blob.bin", Buffer.concat([Buffer.from([0, 0, 1]), Buffer.from(TOKEN), Buffer.from([0])]), "git.https-app.credential"],
+  ])("rejects a push adding %s and leaves the upstream unchanged", async (_what, file, content, expected) => {
+    const before = await upstreamRef("app", "refs/heads/main");
+    const dir = await cloneViaGate("app");
+    await commitFile(dir, file, content);
+    await commitFile(dir, "later.txt", "an innocent commit on top\n");
+    const push = await git(env, dir, "push", "origin", "main", "HEAD:refs/heads/feature-x");
+    expect(push.code).not.toBe(0);
+    expect(push.stderr).toContain("secrets found in the pushed commits");
+    expect(push.stderr).toContain(file);
+    expect(push.stderr).toContain(expected);
+    expect(push.stderr).not.toContain(TOKEN);
+    expect(push.stderr).not.toContain("Tz8rJq3vXb9LmN2pQw7eRt5yUi1oPa4sDf6gHj0k");
+    expect(await upstreamRef("app", "refs/heads/main")).toBe(before);
+    expect((await git(env, bare("app"), "rev-parse", "--verify", "refs/heads/feature-x")).code).not.toBe(0);
+  });
+
+  it("scans only what the upstream does not have: a new branch on top of old history passes", async () => {
+    // The upstream already holds a finding (committed out of band); pushing on top of it is fine.
+    await commitToUpstream(env, bare("app"), "main", "legacy.ini", AWS_LINE);
+    const dir = await cloneViaGate("app");
+    await gitOk(env, dir, "checkout", "--quiet", "-b", "topic");
+    const sha = await commitFile(dir, "topic.txt", "topic work\n");
+    const push = await git(env, dir, "push", "origin", "topic");
+    expect(push.stderr).not.toContain("rejected");
+    expect(await upstreamRef("app", "refs/heads/topic")).toBe(sha);
+  });
+
+  it("rejects a force push and a deletion of a protected branch, allows them elsewhere", async () => {
+    const before = await upstreamRef("app", "refs/heads/main");
+    const dir = await cloneViaGate("app");
+    await gitOk(env, dir, "reset", "--quiet", "--hard", "HEAD~1");
+    await commitFile(dir, "rewrite.txt", "rewritten history\n");
+    const force = await git(env, dir, "push", "--force", "origin", "main");
+    expect(force.code).not.toBe(0);
+    expect(force.stderr).toContain("refs/heads/main is a protected branch: force push");
+    const del = await git(env, dir, "push", "origin", ":main");
+    expect(del.code).not.toBe(0);
+    expect(del.stderr).toContain("cannot be deleted");
+    expect(await upstreamRef("app", "refs/heads/main")).toBe(before);
+
+    // An unprotected branch may be rewritten and deleted.
+    await gitOk(env, dir, "push", "--quiet", "origin", "HEAD:refs/heads/scratch");
+    await gitOk(env, dir, "commit", "--quiet", "--amend", "-m", "amended");
+    await gitOk(env, dir, "push", "--quiet", "--force", "origin", "HEAD:refs/heads/scratch");
+    expect(await upstreamRef("app", "refs/heads/scratch")).toBe(await gitOk(env, dir, "rev-parse", "HEAD"));
+    await gitOk(env, dir, "push", "--quiet", "origin", ":scratch");
+    expect((await git(env, bare("app"), "rev-parse", "--verify", "refs/heads/scratch")).code).not.toBe(0);
+  });
+
+  it("refuses to forward to an ssh upstream without a pinned key or with the wrong one", async () => {
+    // Clone the upstream directly (the gate will not fetch it), then push through the gate.
+    for (const name of ["nopin", "wrongpin"]) {
+      const before = await upstreamRef(name, "refs/heads/main");
+      const dir = path.join(root, "work", `${name}-direct`);
+      await gitOk(env, root, "clone", "--quiet", bare(name), dir);
+      await commitFile(dir, "x.txt", "x\n");
+      const push = await git(env, dir, "push", gate.url(name), "main");
+      expect(push.code).not.toBe(0);
+      expect(push.stderr).toMatch(name === "nopin" ? /without a pinned host key/ : /upstream did not accept the push/);
+      expect(await upstreamRef(name, "refs/heads/main")).toBe(before);
+    }
+  });
+});
