@@ -3,6 +3,12 @@ import { BottleError, formatBottleError } from "@bottle/errors";
 import { registerPlan } from "./commands/plan.js";
 import { registerSchema } from "./commands/schema.js";
 import { registerValidate } from "./commands/validate.js";
+import { registerStart } from "./commands/start.js";
+import { registerLifecycle } from "./commands/lifecycle.js";
+import { registerRequests } from "./commands/requests.js";
+import { registerBuild } from "./commands/build.js";
+import { registerCa } from "./commands/ca.js";
+import { PassExitCode } from "./exit.js";
 import { processOutput, type Output } from "./output.js";
 
 export const VERSION = "0.1.0";
@@ -21,6 +27,11 @@ export function buildProgram(output: Output = processOutput): Command {
   registerValidate(program, output);
   registerPlan(program, output);
   registerSchema(program, output);
+  registerBuild(program, output);
+  registerStart(program, output);
+  registerLifecycle(program, output);
+  registerRequests(program, output);
+  registerCa(program, output);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: (s) => output.out(s.trimEnd()), writeErr: (s) => output.err(s.trimEnd()) });
   return program;
 }
@@ -34,6 +45,7 @@ export async function runCli(argv: string[], output: Output = processOutput): Pr
     await buildProgram(output).parseAsync(argv, { from: "user" });
     return 0;
   } catch (error) {
+    if (error instanceof PassExitCode) return error.code;
     if (error instanceof CommanderError) {
       // help and version print through configureOutput and end with code 0
       return error.exitCode === 0 ? 0 : 2;

@@ -38,6 +38,6 @@ export function stateLayout(slug: string, root = stateRoot()): StateLayout {
     requests: path.join(dir, "bundle", "requests"),
     logs: path.join(dir, "logs"),
     approvedRoutes: path.join(dir, "approved-routes.json"),
-    composeFile: path.join(dir, "docker-compose.yml"),
+    composeFile: path.join(dir, "compose.yaml"),
   };
 }

@@ -4,20 +4,22 @@ import type { BottlePlan } from "@bottle/plan";
 import { writeFileAtomic } from "./fs.js";
 import { stateLayout, stateRoot } from "./layout.js";
 
+/** `<state>/metadata.json`: what `ls`, `stop` and `cleanup` need without the manifest. */
 export interface BottleMetadata {
+  version: 1;
   slug: string;
   bottle: string;
   backend: BottlePlan["backend"];
-  composeProject: string;
   manifestPath: string;
-  createdAt: string;
-  /** pid of the CLI that owns an attached session; absent when detached. */
-  cliPid?: number;
-  detached: boolean;
+  composeProject: string;
+  composeFile?: string;
   networks: BottlePlan["networks"];
-  machines: BottlePlan["machines"];
-  internalCidr?: string;
-  versions: { bottle: string };
+  containers: BottlePlan["machines"];
+  internalSubnet?: string;
+  /** PID of the CLI that holds an attached bottle; absent when detached. */
+  pid?: number;
+  startedAt: string;
+  stoppedAt?: string;
 }
 
 export async function writeMetadata(metadata: BottleMetadata, root = stateRoot()): Promise<void> {
@@ -41,7 +43,7 @@ export async function listMetadata(root = stateRoot()): Promise<BottleMetadata[]
     return [];
   }
   const all = await Promise.all(entries.map((slug) => readMetadata(slug, root)));
-  return all.filter((m): m is BottleMetadata => m !== undefined).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  return all.filter((m): m is BottleMetadata => m !== undefined).sort((a, b) => b.startedAt.localeCompare(a.startedAt));
 }
 
 /** Removes secrets and rendered config but keeps logs, so a stopped bottle can be inspected. */

@@ -1,0 +1,93 @@
+import type { Command } from "commander";
+import { retireState } from "@bottle/state";
+import { backendFor } from "../backends.js";
+import { PassExitCode } from "../exit.js";
+import type { Output } from "../output.js";
+import { progressPrinter } from "../progress.js";
+import { findTarget, planOf } from "../targets.js";
+import { dockerBackend } from "@bottle/backend-docker";
+
+export function registerLifecycle(program: Command, output: Output): void {
+  program
+    .command("stop")
+    .description("Stop a bottle: save its logs into the state dir, remove its containers and networks")
+    .argument("<bottle>", "bottle name or slug")
+    .option("--json", "print what was removed as JSON")
+    .addHelpText("after", "\nExamples:\n  $ bottle stop implementer\n  $ bottle stop implementer-1a2b3c4d --json")
+    .action(async (bottle: string, opts: { json?: boolean }) => {
+      const { metadata, layout } = await findTarget(bottle);
+      const plan = await planOf(metadata);
+      const report = await backendFor(plan).stop(plan, { stateDir: layout.root, onProgress: progressPrinter(output, { quiet: opts.json }) });
+      await retireState(metadata.slug);
+      if (opts.json) output.json({ slug: metadata.slug, ...report });
+      else output.out(`stopped ${metadata.slug}${report.logFile ? `; logs in ${report.logFile}` : ""}`);
+    });
+
+  program
+    .command("ls")
+    .description("List bottles: state of each bundle and agent, health")
+    .option("--json", "print as JSON")
+    .addHelpText("after", "\nExamples:\n  $ bottle ls\n  $ bottle ls --json | jq '.[].slug'")
+    .action(async (opts: { json?: boolean }) => {
+      const rows = await dockerBackend.list();
+      if (opts.json) return output.json(rows);
+      if (rows.length === 0) return output.out("no bottles running");
+      const table = [["SLUG", "BOTTLE", "BUNDLE", "AGENT"], ...rows.map((r) => [r.slug, r.bottle, describe(r.bundle), describe(r.agent)])];
+      const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+      output.out(table.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n"));
+    });
+
+  program
+    .command("logs")
+    .description("Show a bottle's logs: the whole bundle, or one sidecar (egress, git-gate, supervise, pipelock), or the agent")
+    .argument("<bottle>", "bottle name or slug")
+    .argument("[sidecar]", "egress | git-gate | supervise | pipelock | agent")
+    .option("--follow", "keep printing new lines")
+    .option("--tail <n>", "only the last n lines")
+    .addHelpText("after", "\nExamples:\n  $ bottle logs implementer\n  $ bottle logs implementer egress --follow")
+    .action(async (bottle: string, sidecar: string | undefined, opts: { follow?: boolean; tail?: string }) => {
+      const { metadata } = await findTarget(bottle);
+      const code = await dockerBackend.logs(metadata.slug, { ...(sidecar ? { sidecar } : {}), ...(opts.follow ? { follow: true } : {}), ...(opts.tail ? { tail: Number(opts.tail) } : {}) });
+      if (code !== 0) throw new PassExitCode(code);
+    });
+
+  program
+    .command("exec")
+    .description("Run a command in a bottle's agent container (as the agent user)")
+    .argument("<bottle>", "bottle name or slug")
+    .argument("<command...>", "command and arguments (put them after --)")
+    .option("-u, --user <user>", "user to run as (default: node)")
+    .addHelpText("after", "\nExamples:\n  $ bottle exec implementer -- claude\n  $ bottle exec implementer -- git -C /workspace status")
+    .action(async (bottle: string, command: string[], opts: { user?: string }) => {
+      const { metadata } = await findTarget(bottle);
+      const code = await dockerBackend.exec(metadata.slug, command, { ...(opts.user ? { user: opts.user } : {}) });
+      if (code !== 0) throw new PassExitCode(code);
+    });
+
+  program
+    .command("cleanup")
+    .description("Remove containers, networks and state left by bottles whose CLI died")
+    .option("--json", "print what was removed as JSON")
+    .addHelpText("after", "\nExample:\n  $ bottle cleanup")
+    .action(async (opts: { json?: boolean }) => {
+      const report = await dockerBackend.cleanup();
+      if (opts.json) return output.json(report);
+      output.out(JSON.stringify(report, null, 2));
+    });
+
+  program
+    .command("doctor")
+    .description("Check what bottle needs: Docker engine, compose flavour, images, KVM and smolvm")
+    .option("--json", "print as JSON")
+    .action(async (opts: { json?: boolean }) => {
+      const result = await dockerBackend.doctor();
+      if (opts.json) output.json(result);
+      else output.out(result.checks.map((c) => `${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}${c.hint ? `\n     hint: ${c.hint}` : ""}`).join("\n"));
+      if (!result.ok) throw new PassExitCode(1);
+    });
+}
+
+function describe(status: { state: string; health?: string } | undefined): string {
+  if (!status) return "-";
+  return status.health ? `${status.state} (${status.health})` : status.state;
+}

@@ -1,0 +1,92 @@
+import path from "node:path";
+import type { Command } from "commander";
+import { buildImages, ensureBaseImage } from "@bottle/backend-docker";
+import { resolvePlan } from "@bottle/plan";
+import { resolveSecrets, stateLayout, writeBundleFiles, writeFileAtomic } from "@bottle/state";
+import { backendFor } from "../backends.js";
+import { loadManifest } from "../manifest-file.js";
+import type { Output } from "../output.js";
+import { progressPrinter } from "../progress.js";
+import { repoRoot } from "../repo.js";
+import { PassExitCode } from "../exit.js";
+
+interface StartOptions {
+  file?: string;
+  detach?: boolean;
+  cwd?: string;
+  backend?: "docker" | "smolvm";
+  build?: boolean;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+export function registerStart(program: Command, output: Output): void {
+  program
+    .command("start")
+    .description("Launch a bottle: networks, sidecar bundle, agent; provision it and attach the agent command")
+    .argument("<name>", "bottle name in the manifest")
+    .argument("[agentArgs...]", "arguments appended to the agent command (after --)")
+    .option("-f, --file <file>", "manifest file (default: ./bottle.json)")
+    .option("-d, --detach", "leave the bottle running in the background; attach later with `bottle exec`")
+    .option("--cwd <dir>", "workspace folder to give the agent (overrides the manifest's workspace.path)")
+    .option("--backend <backend>", "override the backend (docker | smolvm)")
+    .option("--no-build", "fail instead of building missing images")
+    .option("--json", "print the started bottle as JSON (with --detach)")
+    .option("-v, --verbose", "show build output")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ bottle start implementer\n  $ bottle start implementer --detach\n  $ bottle start implementer -- --model opus\n  $ bottle start implementer --cwd ../other-repo -- bash",
+    )
+    .action(async (name: string, agentArgs: string[], opts: StartOptions) => {
+      const progress = progressPrinter(output, { verbose: opts.verbose });
+      const { manifest, file } = await loadManifest(opts.file);
+      const plan = resolvePlan(manifest, name, {
+        manifestPath: file,
+        ...(opts.backend ? { backend: opts.backend } : {}),
+        ...(opts.cwd ? { workspace: path.resolve(opts.cwd) } : {}),
+      });
+      const backend = backendFor(plan);
+      // Secrets first: a missing one is the user's to fix before anything is created.
+      const secrets = await resolveSecrets(plan);
+      if (opts.build !== false) {
+        const root = repoRoot();
+        await ensureBaseImage({ repoRoot: root, onProgress: progress });
+        await buildImages({ repoRoot: root, onProgress: progress, ...(plan.ca.extraCaBundle ? { extraCaBundle: plan.ca.extraCaBundle } : {}) });
+      }
+      const layout = stateLayout(plan.slug);
+      // Approvals last as long as the bottle: a fresh start begins from the manifest alone.
+      await writeFileAtomic(layout.approvedRoutes, "[]\n", 0o600);
+
+      const abort = new AbortController();
+      const onSignal = () => abort.abort(new Error("interrupted"));
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+      try {
+        await backend.launch(plan, {
+          stateDir: layout.root,
+          holderPid: opts.detach ? null : process.pid,
+          writeBundleFiles: ({ networks }) => writeBundleFiles(layout, plan, { secrets, internalCidr: networks.internal.subnet }),
+          onProgress: progress,
+          signal: abort.signal,
+        });
+      } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
+
+      if (opts.detach) {
+        const summary = { slug: plan.slug, bottle: plan.bottle, stateDir: layout.root, agent: plan.machines.agent, bundle: plan.machines.bundle };
+        if (opts.json) output.json(summary);
+        else output.out(`bottle ${plan.bottle} is running (slug ${plan.slug}).\n  attach: bottle exec ${plan.slug} -- ${plan.agent.command.join(" ")}\n  stop:   bottle stop ${plan.slug}`);
+        return;
+      }
+      let exitCode = 0;
+      try {
+        exitCode = await backend.attach(plan, { command: [...plan.agent.command, ...agentArgs] });
+      } finally {
+        progress({ step: "stop", message: "agent exited: stopping the bottle" });
+        await backend.stop(plan, { stateDir: layout.root, onProgress: progress });
+      }
+      if (exitCode !== 0) throw new PassExitCode(exitCode);
+    });
+}
