@@ -1,0 +1,265 @@
+#!/usr/bin/env node
+// Egress benchmark: direct vs bottle-egress vs mitmdump (same interception + header
+// injection via addon.py), one loopback HTTPS upstream, one Node keep-alive client.
+// Usage: pnpm bench:egress   (BENCH_SECONDS=5 per cell by default)
+import { execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import http from "node:http";
+import https from "node:https";
+import net from "node:net";
+import os from "node:os";
+import { dirname, join, resolve } from "node:path";
+import tls from "node:tls";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "../..");
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const WARMUP_SECONDS = Math.min(1, SECONDS);
+const SECRET = "sk-bench-0123456789abcdef0123456789abcdef";
+const children = [];
+
+function ensureBuilt() {
+  const needed = ["packages/ca/dist/index.js", "packages/egress/dist/bin.js"];
+  if (needed.every((p) => existsSync(join(root, p)))) return;
+  execFileSync("pnpm", ["turbo", "run", "build", "--filter", "@bottle/egress..."], { cwd: root, stdio: "inherit" });
+}
+
+function start(cmd, args, opts = {}) {
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...opts });
+  children.push(child);
+  return child;
+}
+
+function waitForLine(stream, re) {
+  return new Promise((resolve, reject) => {
+    let buf = "";
+    const onData = (d) => {
+      buf += d;
+      const m = re.exec(buf);
+      if (m) {
+        stream.off("data", onData);
+        resolve(m);
+      }
+    };
+    stream.setEncoding("utf8");
+    stream.on("data", onData);
+    stream.once("end", () => reject(new Error(`stream ended before ${re}: ${buf}`)));
+  });
+}
+
+async function freePort() {
+  const s = net.createServer().listen(0, "127.0.0.1");
+  await once(s, "listening");
+  const { port } = s.address();
+  s.close();
+  return port;
+}
+
+async function waitForPort(port, check = () => true) {
+  for (let i = 0; i < 400; i++) {
+    const ok = await new Promise((r) => {
+      const s = net.connect(port, "127.0.0.1", () => (s.destroy(), r(true)));
+      s.on("error", () => r(false));
+    });
+    if (ok && check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`port ${port} never opened`);
+}
+
+/** https.Agent tunnelling every connection through an HTTP proxy with CONNECT. */
+class ConnectAgent extends https.Agent {
+  constructor(proxyPort, options) {
+    super(options);
+    this.proxyPort = proxyPort;
+  }
+  createConnection(options, cb) {
+    const req = http.request({ host: "127.0.0.1", port: this.proxyPort, method: "CONNECT", path: `${options.host}:${options.port}`, agent: false });
+    req.once("connect", (res, socket) => {
+      if (res.statusCode !== 200) return cb(new Error(`CONNECT ${res.statusCode}`));
+      socket.setNoDelay(true);
+      cb(null, tls.connect({ ...options, socket, servername: net.isIP(options.host) ? undefined : options.host }));
+    });
+    req.once("error", cb);
+    req.end();
+  }
+}
+
+function get(agent, port, path) {
+  return new Promise((resolve, reject) => {
+    const req = https.get({ host: "127.0.0.1", port, path, agent }, (res) => {
+      let bytes = 0;
+      res.on("data", (c) => (bytes += c.length));
+      res.on("end", () => (res.statusCode === 200 ? resolve({ bytes, saw: res.headers["x-saw-key"] }) : reject(new Error(`HTTP ${res.statusCode}`))));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+  });
+}
+
+async function runCell(agent, port, path, concurrency, seconds) {
+  const latencies = [];
+  let bytes = 0;
+  let errors = 0;
+  const start = performance.now();
+  const deadline = start + seconds * 1000;
+  const worker = async () => {
+    while (performance.now() < deadline) {
+      const t0 = performance.now();
+      try {
+        bytes += (await get(agent, port, path)).bytes;
+        latencies.push(performance.now() - t0);
+      } catch {
+        errors++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const elapsed = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
+  return { count: latencies.length, rps: latencies.length / elapsed, p50: q(0.5), p99: q(0.99), mibps: bytes / 1048576 / elapsed, errors };
+}
+
+function peakRssMiB(pid) {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+async function main() {
+  ensureBuilt();
+  const ca = await import(pathToFileURL(join(root, "packages/ca/dist/index.js")).href);
+  const dir = await mkdtemp(join(os.tmpdir(), "bench-egress-"));
+  try {
+    // Upstream with its own CA; both proxies trust it as their upstream CA.
+    const upCaPair = await ca.createBottleCa({ commonName: "bench upstream CA" });
+    const upLeaf = await ca.mintLeafCertificate(await ca.loadBottleCa(upCaPair), "127.0.0.1");
+    await writeFile(join(dir, "up-ca.pem"), upCaPair.certPem);
+    await writeFile(join(dir, "up.crt"), upLeaf.certPem);
+    await writeFile(join(dir, "up.key"), upLeaf.keyPem);
+    const upstream = start(process.execPath, [join(here, "upstream.mjs"), join(dir, "up.crt"), join(dir, "up.key"), SECRET]);
+    const upPort = Number((await waitForLine(upstream.stdout, /(\d+)\n/))[1]);
+
+    // bottle-egress
+    const bottleCa = await ca.createBottleCa({ commonName: "bench bottle CA" });
+    await ca.writeBottleCa(join(dir, "ca"), bottleCa);
+    await writeFile(join(dir, "secrets.json"), JSON.stringify({ "bench.key": SECRET }), { mode: 0o600 });
+    const routes = {
+      version: 1,
+      routes: [{ id: "bench", host: "127.0.0.1", ports: [upPort], methods: ["GET"], paths: ["/"], inject: [{ header: "x-api-key", secret: "bench.key", prefix: "" }], passthrough: false, scan: true }],
+    };
+    await writeFile(join(dir, "routes.json"), JSON.stringify(routes));
+    const egressNodeArgs = (process.env.BENCH_EGRESS_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    const egress = start(process.execPath, [
+      ...egressNodeArgs,
+      join(root, "packages/egress/dist/bin.js"),
+      "--listen", "127.0.0.1:0",
+      "--routes", join(dir, "routes.json"),
+      "--secrets", join(dir, "secrets.json"),
+      "--ca-cert", join(dir, "ca", "ca.crt"),
+      "--ca-key", join(dir, "ca", "ca.key"),
+      "--upstream-ca", join(dir, "up-ca.pem"),
+      "--audit", join(dir, "audit", "egress.jsonl"),
+    ]);
+    const egressPort = Number((await waitForLine(egress.stderr, /listening on [^\n]*:(\d+)/))[1]);
+
+    // mitmdump with the same policy + injection (addon.py)
+    const mitmPort = await freePort();
+    const confdir = join(dir, "mitm");
+    mkdirSync(confdir);
+    const mitm = start(
+      "mitmdump",
+      ["-q", "--listen-host", "127.0.0.1", "--listen-port", String(mitmPort), "--set", `confdir=${confdir}`,
+        "--set", `ssl_verify_upstream_trusted_ca=${join(dir, "up-ca.pem")}`, "--set", "stream_large_bodies=1m", "-s", join(here, "addon.py")],
+      { env: { ...process.env, BENCH_SECRET: SECRET } },
+    );
+    mitm.stderr.resume();
+    mitm.stdout.resume();
+    await waitForPort(mitmPort, () => existsSync(join(confdir, "mitmproxy-ca-cert.pem")));
+
+    const targets = [
+      { name: "direct", agent: (o) => new https.Agent({ ...o, ca: [upCaPair.certPem] }), pid: null },
+      { name: "bottle-egress", agent: (o) => new ConnectAgent(egressPort, { ...o, ca: [bottleCa.certPem] }), pid: egress.pid },
+      { name: "mitmdump", agent: (o) => new ConnectAgent(mitmPort, { ...o, ca: [readFileSync(join(confdir, "mitmproxy-ca-cert.pem"), "utf8")] }), pid: mitm.pid },
+    ];
+
+    // Sanity: both proxies inject the credential; direct does not.
+    for (const t of targets) {
+      const a = t.agent({ keepAlive: true });
+      t.injects = (await get(a, upPort, "/1k")).saw === "1";
+      a.destroy();
+    }
+
+    const cells = [
+      { label: "1 KiB, c=1", path: "/1k", c: 1 },
+      { label: "1 KiB, c=16", path: "/1k", c: 16 },
+      { label: "1 KiB, c=64", path: "/1k", c: 64 },
+      { label: "10 MiB, c=1", path: "/10m", c: 1 },
+    ];
+    const results = {};
+    // BENCH_CELLS="10 MiB" (substring of a cell label) narrows a run while investigating.
+    const only = process.env.BENCH_CELLS;
+    for (const cell of only ? cells.filter((c) => c.label.includes(only)) : cells) {
+      for (const t of targets) {
+        const agent = t.agent({ keepAlive: true, maxSockets: cell.c, maxFreeSockets: cell.c });
+        await runCell(agent, upPort, cell.path, cell.c, WARMUP_SECONDS);
+        const r = await runCell(agent, upPort, cell.path, cell.c, SECONDS);
+        agent.destroy();
+        (results[cell.label] ??= {})[t.name] = r;
+        process.stderr.write(`${cell.label.padEnd(12)} ${t.name.padEnd(14)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  ${r.mibps.toFixed(1)} MiB/s  errors ${r.errors}\n`);
+      }
+    }
+    const rss = Object.fromEntries(targets.filter((t) => t.pid).map((t) => [t.name, peakRssMiB(t.pid)]));
+
+    const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : "n/a");
+    const lines = [];
+    lines.push(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, mitmproxy ${mitmVersion()}; ${SECONDS} s per cell after ${WARMUP_SECONDS} s warm-up; loopback; load average at start ${os.loadavg()[0].toFixed(1)}.`);
+    lines.push("");
+    lines.push("| cell | target | req/s | p50 ms | p99 ms | MiB/s | vs direct (req/s) | egress vs mitmdump (req/s) | errors |");
+    lines.push("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for (const cell of cells) {
+      const row = results[cell.label];
+      if (!row) continue;
+      for (const t of targets) {
+        const r = row[t.name];
+        const vsDirect = t.name === "direct" ? "1.00×" : `${(r.rps / row.direct.rps).toFixed(2)}×`;
+        const vsMitm = t.name === "bottle-egress" ? `${(r.rps / row.mitmdump.rps).toFixed(2)}×` : "";
+        lines.push(`| ${cell.label} | ${t.name} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.mibps, 1)} | ${vsDirect} | ${vsMitm} | ${r.errors} |`);
+      }
+    }
+    const c1 = results["1 KiB, c=1"];
+    lines.push("");
+    if (c1) lines.push(`Added p50 at c=1: bottle-egress +${fmt(c1["bottle-egress"].p50 - c1.direct.p50, 2)} ms, mitmdump +${fmt(c1.mitmdump.p50 - c1.direct.p50, 2)} ms.`);
+    lines.push(`Peak RSS: bottle-egress ${fmt(rss["bottle-egress"], 0)} MiB, mitmdump ${fmt(rss.mitmdump, 0)} MiB.`);
+    lines.push(`Credential injected upstream: bottle-egress ${targets[1].injects ? "yes" : "NO"}, mitmdump ${targets[2].injects ? "yes" : "NO"} (direct ${targets[0].injects ? "yes?!" : "no, as expected"}).`);
+    const table = lines.join("\n");
+    process.stdout.write(table + "\n");
+    mkdirSync(join(root, ".bench-out"), { recursive: true });
+    writeFileSync(join(root, ".bench-out", "egress.md"), table + "\n");
+  } finally {
+    for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
+    await Promise.all(children.map((c) => (c.exitCode === null ? once(c, "exit") : null)));
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function mitmVersion() {
+  try {
+    return /Mitmproxy: (\S+)/.exec(execFileSync("mitmdump", ["--version"], { encoding: "utf8" }))?.[1] ?? "?";
+  } catch {
+    return "?";
+  }
+}
+
+main().catch((err) => {
+  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+  console.error(err);
+  process.exitCode = 1;
+});
