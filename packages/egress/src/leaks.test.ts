@@ -29,6 +29,10 @@ describe("createLeakDetector", () => {
     }
   });
 
+  it("redacts every form for audit lines", () => {
+    expect(detector.redact(`/a/${encodeURIComponent(SECRET)}/b/${raw.toString("hex")}`)).toBe("/a/[secret:one]/b/[secret:one]");
+  });
+
   it("does not match unrelated text, and matches short secrets raw only", () => {
     expect(detector.findInText("nothing to see here")).toEqual([]);
     expect(detector.findInText(Buffer.from("abc").toString("hex"))).toEqual([]);

@@ -8,6 +8,8 @@ export interface LeakDetector {
   findInText(text: string): string[];
   /** Secret ids whose value (in any encoding) occurs in `body`. */
   findInBuffer(body: Buffer): string[];
+  /** `text` with every known secret form replaced by `[secret:<id>]` (for audit lines). */
+  redact(text: string): string;
 }
 
 interface Needle {
@@ -40,6 +42,11 @@ export function createLeakDetector(secrets: Readonly<Record<string, string>>): L
         if (text.includes(n.text) || (decoded !== text && decoded.includes(n.text))) found.add(n.secret);
       }
       return [...found];
+    },
+    redact(text) {
+      let out = text;
+      for (const n of needles) if (out.includes(n.text)) out = out.split(n.text).join(`[secret:${n.secret}]`);
+      return out;
     },
     findInBuffer(body) {
       const found = new Set<string>();

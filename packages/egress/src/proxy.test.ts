@@ -166,6 +166,14 @@ describe("leak blocking", () => {
     }
   }
 
+  it("never writes a secret found in the path to the audit trail", async () => {
+    const res = await get("other.test", `/bot${encodeURIComponent(SECRET)}/send`);
+    expect(res.status).toBe(403);
+    const line = (await ws.readAudit()).find((l) => l["id"] === res.headers["x-bottle-request-id"]);
+    expect(line!["path"]).toBe("/bot[secret:anthropic.key]/send");
+    expect(JSON.stringify(await ws.readAudit())).not.toContain(encodeURIComponent(SECRET));
+  });
+
   it("passes the same requests without the secret", async () => {
     for (const build of Object.values(places)) {
       const res = await get("other.test", "", build("harmless-value-42"));

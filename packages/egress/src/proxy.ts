@@ -144,7 +144,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
         method,
         host: target.host,
         port: target.port,
-        path: target.pathname,
+        path: cfg.detector.redact(target.pathname),
         decision,
         route,
         status,
@@ -273,7 +273,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
         method,
         host: target.host,
         port: target.port,
-        path: target.pathname,
+        path: cfg.detector.redact(target.pathname),
         decision,
         route,
         status,
@@ -579,7 +579,8 @@ function upstreamHeaders(rawHeaders: string[], target: Target, route: EgressRout
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
-    if (lower === "host" || lower === "content-length" || HOP_BY_HOP.has(lower) || connectionTokens.has(lower)) continue;
+    // The body is already buffered, so `expect: 100-continue` has nothing left to negotiate.
+    if (lower === "host" || lower === "content-length" || lower === "expect" || HOP_BY_HOP.has(lower) || connectionTokens.has(lower)) continue;
     if (injectedNames.has(lower)) continue;
     out.push(name, rawHeaders[i + 1]!);
   }
