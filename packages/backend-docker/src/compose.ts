@@ -130,9 +130,12 @@ export function composeDocument(plan: BottlePlan, options: RenderComposeOptions)
     cap_drop: ["ALL"],
     cap_add: [...AGENT_CAPABILITIES],
     security_opt: ["no-new-privileges:true"],
-    // Names resolve through docker's embedded DNS (the bundle's aliases); anything else is
-    // forwarded to a resolver that does not exist, so DNS cannot leak data out.
+    // Names resolve through docker's embedded DNS (the bundle's aliases). Engines that
+    // forward other lookups from internal networks would forward them to this resolver,
+    // which does not exist, so DNS cannot carry data out.
     dns: ["127.0.0.1"],
+    // A failed lookup of an outside name then takes a second, not docker's ~20 s.
+    dns_opt: ["timeout:1", "attempts:1"],
     networks: { [NET.internal]: {} },
     depends_on: { [SERVICES.bundle]: { condition: "service_healthy" } },
     stop_grace_period: "5s",

@@ -4,14 +4,14 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { examplePlan } from "./__fixtures__/plan.js";
-import { renderAgentGitconfig } from "./gitconfig.js";
+import { renderAgentGitconfigFile } from "./gitconfig.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "bottle-gitconfig-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe("renderAgentGitconfig", () => {
+describe("renderAgentGitconfigFile", () => {
   const plan = examplePlan();
-  const text = renderAgentGitconfig(plan);
+  const text = renderAgentGitconfigFile(plan);
 
   it("matches the snapshot", () => {
     expect(text).toMatchSnapshot();
@@ -31,9 +31,13 @@ describe("renderAgentGitconfig", () => {
     expect(name.stdout).toBe("agent@bottle.invalid");
   });
 
+  it("has no url rules when there are no upstreams", () => {
+    expect(renderAgentGitconfigFile({ ...plan, git: { upstreams: [], extraHosts: {} } })).not.toContain("[url");
+  });
+
   it("marks a mounted workspace safe", () => {
     const mount = { ...plan, agent: { ...plan.agent, workspace: { hostPath: "/src", guestPath: "/workspace", mode: "mount" as const, copyGit: false } } };
-    expect(renderAgentGitconfig(mount)).toContain("[safe]\n\tdirectory = /workspace\n");
+    expect(renderAgentGitconfigFile(mount)).toContain('[safe]\n\tdirectory = "/workspace"\n');
     expect(text).not.toContain("[safe]");
   });
 });

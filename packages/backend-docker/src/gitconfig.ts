@@ -1,3 +1,4 @@
+import { renderAgentGitconfig } from "@bottle/git-gate-render";
 import type { BottlePlan } from "@bottle/plan";
 
 export interface AgentGitIdentity {
@@ -8,23 +9,22 @@ export interface AgentGitIdentity {
 export const DEFAULT_AGENT_IDENTITY: AgentGitIdentity = { name: "bottle agent", email: "agent@bottle.invalid" };
 
 /**
- * Pure: the agent's ~/.gitconfig. Every URL form of every upstream is rewritten to the
- * gate (`insteadOf`), so clones and pushes can only go through git-gate. A bind-mounted
- * workspace belongs to the host user, so it is marked safe for git.
+ * Pure: the agent's ~/.gitconfig. The insteadOf rules come from @bottle/git-gate-render
+ * (every URL form of every upstream goes to the gate); this adds a default identity and,
+ * for a bind-mounted workspace (owned by the host user), marks it safe for git.
  */
-export function renderAgentGitconfig(plan: BottlePlan, identity: AgentGitIdentity = DEFAULT_AGENT_IDENTITY): string {
-  const lines = ["[user]", `\tname = ${quote(identity.name)}`, `\temail = ${quote(identity.email)}`];
-  for (const upstream of plan.git.upstreams) {
-    lines.push(`[url ${quote(upstream.gateUrl, true)}]`);
-    for (const form of upstream.insteadOf) lines.push(`\tinsteadOf = ${quote(form)}`);
+export function renderAgentGitconfigFile(plan: BottlePlan, identity: AgentGitIdentity = DEFAULT_AGENT_IDENTITY): string {
+  const parts = [`[user]\n\tname = ${quote(identity.name)}\n\temail = ${quote(identity.email)}\n`];
+  const first = plan.git.upstreams[0];
+  if (first) {
+    const gateBase = first.gateUrl.slice(0, first.gateUrl.length - `/${first.name}.git`.length);
+    parts.push(renderAgentGitconfig(plan.git.upstreams, gateBase));
   }
   const ws = plan.agent.workspace;
-  if (ws?.mode === "mount") lines.push("[safe]", `\tdirectory = ${quote(ws.guestPath)}`);
-  return `${lines.join("\n")}\n`;
+  if (ws?.mode === "mount") parts.push(`[safe]\n\tdirectory = ${quote(ws.guestPath)}\n`);
+  return parts.join("");
 }
 
-/** git-config quoting: section subsections are always quoted; values only when needed. */
-function quote(value: string, always = false): string {
-  const escaped = value.replace(/\\/g, "\\\\").replace(/"/g, '\\"');
-  return always || /^\s|\s$|[;#"\\]/.test(value) ? `"${escaped}"` : value;
+function quote(value: string): string {
+  return `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }

@@ -6,7 +6,7 @@ import { execa } from "execa";
 import { expandHome, stateLayout } from "./compose.js";
 import type { DockerCli } from "./engine.js";
 import { tail } from "./exec.js";
-import { renderAgentGitconfig, type AgentGitIdentity } from "./gitconfig.js";
+import { renderAgentGitconfigFile, type AgentGitIdentity } from "./gitconfig.js";
 import type { ProgressListener } from "./progress.js";
 
 export interface ProvisionOptions {
@@ -60,7 +60,7 @@ export async function provisionAgent(cli: DockerCli, plan: BottlePlan, options: 
   progress(`trusted the bottle CA (${plan.agent.caPath})`);
 
   // 2. git: every upstream URL form is rewritten to the gate.
-  await writeAs(exec, user, `${home}/.gitconfig`, renderAgentGitconfig(plan, options.identity));
+  await writeAs(exec, user, `${home}/.gitconfig`, renderAgentGitconfigFile(plan, options.identity));
   progress(`wrote ${home}/.gitconfig (${plan.git.upstreams.length} upstream(s) via git-gate)`);
 
   // 3. Prompt and skills.

@@ -42,6 +42,7 @@ export async function stopBottle(plan: BottlePlan, options: StopOptions = {}): P
   const composeFile = stateLayout(stateDir).composeFile;
   if (present.length && (await exists(composeFile))) {
     await cli.composeRun(plan.composeProject, composeFile, ["down", "--remove-orphans", "--volumes", "--timeout", "10"]);
+    progress({ step: "teardown", message: "compose down done" });
   }
   // Whatever compose did not remove (no compose file, a failed down) goes by label.
   await removeContainersBySlug(cli, plan.slug);
