@@ -1,28 +1,10 @@
 import { BottleError } from "@bottle/errors";
+import type { BottlePlan, EgressRoutePlan, HeaderInjection } from "@bottle/plan";
 
-// Structural copies of the @bottle/plan types (its index does not export them yet);
-// a BottlePlan is assignable to `RoutesSource`.
-export interface HeaderInjection {
-  header: string;
-  secret: string;
-  prefix: string;
-}
+export type { EgressRoutePlan, HeaderInjection };
 
-export interface EgressRoutePlan {
-  id: string;
-  host: string;
-  ports: number[];
-  methods: string[];
-  paths: string[];
-  inject: HeaderInjection[];
-  passthrough: boolean;
-  scan: boolean;
-}
-
-/** The part of a BottlePlan the routes file is rendered from. */
-export interface RoutesSource {
-  routes: readonly EgressRoutePlan[];
-}
+/** The part of a BottlePlan the routes file is rendered from (a whole BottlePlan fits). */
+export type RoutesSource = Pick<BottlePlan, "routes">;
 
 export interface RoutesFile {
   version: 1;
