@@ -216,7 +216,7 @@ set -u
 service=$1
 repo=$2
 name=$(basename "$repo" .git)
-log() { { printf '%s\n' "$@" >&7; } 2>/dev/null || true; }
+log() { { printf '%s\\n' "$@" >&7; } 2>/dev/null || true; }
 refuse() { echo "bottle git-gate: $1"; log "git-gate: $name: $1"; exit 1; }
 
 case "$name" in

@@ -45,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === "git") {
     const revisions = [...(values.range ?? []), ...positionals];
     if (revisions.length === 0) throw new UsageError("git: give --range <old>..<new> or revisions after --");
-    const result = await scanGitRevisions({ gitDir: values.repo ?? process.env.GIT_DIR ?? ".", revisions, scanner });
+    const result = await scanGitRevisions({ ...(values.repo === undefined ? {} : { gitDir: values.repo }), revisions, scanner });
     findings = result.findings;
     stats = { commits: result.commits, files: result.files, bytes: result.bytes, binaryBlobs: result.binaryBlobs };
   } else if (command === "files") {

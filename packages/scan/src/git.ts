@@ -2,8 +2,8 @@ import { spawn } from "node:child_process";
 import type { Finding, Scanner, ScanBatch, TextItem } from "./scanner.js";
 
 export interface GitScanOptions {
-  /** Repository (bare or .git directory). */
-  gitDir: string;
+  /** Repository (bare or .git directory); default: git's own discovery from the current directory. */
+  gitDir?: string;
   /** Revision arguments as for `git rev-list`, e.g. `[new, "--not", "--all"]` or `["a..b"]`. */
   revisions: string[];
   scanner: Scanner;
@@ -137,9 +137,9 @@ export async function scanGitRevisions(options: GitScanOptions): Promise<GitScan
     }
   };
 
+  const gitDirArgs = options.gitDir === undefined ? [] : ["--git-dir", options.gitDir];
   const args = [
-    "--git-dir",
-    options.gitDir,
+    ...gitDirArgs,
     "-c",
     "core.quotePath=false",
     "log",
@@ -162,7 +162,7 @@ export async function scanGitRevisions(options: GitScanOptions): Promise<GitScan
 
   if (binaries.length > 0) {
     result.binaryBlobs = binaries.length;
-    await readBlobs(git, options.gitDir, binaries.map((b) => b.sha), options.env, async (index, content) => {
+    await readBlobs(git, gitDirArgs, binaries.map((b) => b.sha), options.env, async (index, content) => {
       const blob = binaries[index]!;
       for (const f of await scanner.scanBuffer(content, { path: blob.path, commit: blob.commit })) findings.push(f);
     });
@@ -216,12 +216,12 @@ async function streamLines(
 /** `git cat-file --batch`: one process for all blobs, parsed as a byte stream. */
 async function readBlobs(
   git: string,
-  gitDir: string,
+  gitDirArgs: string[],
   shas: string[],
   env: NodeJS.ProcessEnv | undefined,
   onBlob: (index: number, content: Buffer) => Promise<void>,
 ): Promise<void> {
-  const child = spawn(git, ["--git-dir", gitDir, "cat-file", "--batch"], {
+  const child = spawn(git, [...gitDirArgs, "cat-file", "--batch"], {
     env: env ?? process.env,
     stdio: ["pipe", "pipe", "pipe"],
   });
