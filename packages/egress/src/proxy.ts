@@ -118,11 +118,20 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     s.setNoDelay(true);
     s.on("close", () => sockets.delete(s));
   });
-  front.on("request", (req, res) => void handleRequest(req, res, undefined));
-  inner.on("request", (req, res) => void handleRequest(req, res, tunnels.get(req.socket)));
-  front.on("upgrade", (req, socket, head) => void handleUpgrade(req, socket as net.Socket, head, undefined));
-  inner.on("upgrade", (req, socket, head) => void handleUpgrade(req, socket as net.Socket, head, tunnels.get(socket as net.Socket)));
-  front.on("connect", (req, socket, head) => void handleConnect(req, socket as net.Socket, head));
+  // A bug in one request must not take the proxy down: answer 500 (or drop the stream) and log.
+  const failed = (what: string, res?: http.ServerResponse, socket?: net.Socket) => (err: unknown) => {
+    log(`internal error in ${what}: ${(err as Error)?.stack ?? String(err)}`);
+    if (res && !res.headersSent) sendText(res, 500, "bottle egress: internal error.\n", "internal", "error");
+    else if (res) res.destroy();
+    socket?.destroy();
+  };
+  front.on("request", (req, res) => void handleRequest(req, res, undefined).catch(failed("request", res)));
+  inner.on("request", (req, res) => void handleRequest(req, res, tunnels.get(req.socket)).catch(failed("request", res)));
+  front.on("upgrade", (req, socket, head) => void handleUpgrade(req, socket as net.Socket, head, undefined).catch(failed("upgrade", undefined, socket as net.Socket)));
+  inner.on("upgrade", (req, socket, head) =>
+    void handleUpgrade(req, socket as net.Socket, head, tunnels.get(socket as net.Socket)).catch(failed("upgrade", undefined, socket as net.Socket)),
+  );
+  front.on("connect", (req, socket, head) => void handleConnect(req, socket as net.Socket, head).catch(failed("connect", undefined, socket as net.Socket)));
   for (const server of [front, inner]) server.on("clientError", (_err, socket) => socket.destroy());
 
   async function handleRequest(req: http.IncomingMessage, res: http.ServerResponse, tunnel: TunnelContext | undefined) {
