@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 repo="$(pwd)"
 
 export CI="${CI:-}"
-export FORCE_COLOR=0
+export NO_COLOR=1
+unset FORCE_COLOR
 # vitest 5 needs Map.groupBy/Object.groupBy (Node 21+) to report failures on Node 20.
 export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--import=$repo/scripts/node-compat.mjs"
 
@@ -28,7 +29,7 @@ phase() { # name, critical(0/1), command...
   local secs; secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
   local counts=""
   if grep -q 'Tests ' "$log"; then
-    counts="$(sed 's/\x1b\[[0-9;]*m//g' "$log" | awk '/^ *Test Files /{sub(/^ *Test Files +/,""); f=$0} /^ *Tests /{sub(/^ *Tests +/,""); t=$0} END { if (t != "") printf "tests: %s; files: %s", t, f }')"
+    counts="$(sed 's/\x1b\[[0-9;]*m//g' "$log" | awk '/^ *Test Files /{sub(/^ *Test Files +/,""); f=$0} /^ *Tests /{sub(/^ *Tests +/,""); t=$0} END { if (t != "") printf "tests: %s; files: %s", t, f }' | tr '|' ',')"
   fi
   if [ "$rc" = 0 ]; then
     summary+=("$(printf '| %-18s | ok     | %7ss | %s |' "$name" "$secs" "$counts")")
@@ -51,7 +52,7 @@ report() {
 
 build_images() {
   # `bottle build` once the CLI has it; until then the library through a small script.
-  if [ -f apps/cli/dist/bin.js ] && node apps/cli/dist/bin.js build --help >/dev/null 2>&1; then
+  if [ -f apps/cli/dist/bin.js ] && node apps/cli/dist/bin.js --help 2>/dev/null | grep -Eq '^  build( |$)'; then
     node apps/cli/dist/bin.js build
   else
     BOTTLE_BUILD_QUIET="${BOTTLE_BUILD_QUIET:-1}" node scripts/build-images.mjs
