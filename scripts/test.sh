@@ -76,12 +76,6 @@ phase check-deps 0 check_deps
 phase unit 0 pnpm test:unit
 phase integration 0 pnpm test:integration
 
-if [ "$CI" = true ]; then
-  # Throw-away CI machine: reap anything a crashed test left (only test-labelled objects).
-  docker ps -aq --filter label=dev.bottle.test=1 | xargs -r docker rm -f >/dev/null 2>&1 || true
-  docker network ls -q --filter label=dev.bottle.test=1 | xargs -r docker network rm >/dev/null 2>&1 || true
-fi
-
 report
 if [ "$failed" != 0 ]; then
   printf '\nSOME PHASES FAILED (logs in %s)\n' "$logs" >&2
