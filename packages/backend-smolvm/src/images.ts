@@ -57,9 +57,17 @@ async function docker(bin: string, args: string[], input?: string): Promise<stri
   }
 }
 
+/** Builds `<image>-smolvm`: the image with `USER root` (metadata only, no new layer content). Returns the tag. */
+export async function deriveImage(image: string, options: Pick<ImageArchiveOptions, "docker" | "log"> = {}): Promise<string> {
+  const tag = derivedTag(image);
+  options.log?.(`smolvm: deriving ${tag} (USER root) from ${image}`);
+  await docker(options.docker ?? "docker", ["build", "--quiet", "--tag", tag, "-"], derivedDockerfile(image));
+  return tag;
+}
+
 /**
  * A `docker save` archive of `image` with `USER root`, for `machine create --image`.
- * Cached by image id: a rebuilt image gets a new archive; an unchanged one costs nothing.
+ * Cached by the source image's id: a rebuilt image gets a new archive; an unchanged one costs nothing.
  */
 export async function imageArchive(image: string, options: ImageArchiveOptions = {}): Promise<string> {
   const bin = options.docker ?? "docker";
@@ -74,9 +82,7 @@ export async function imageArchive(image: string, options: ImageArchiveOptions =
     // not cached yet
   }
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const tag = derivedTag(image);
-  log(`smolvm: deriving ${tag} (USER root) from ${image}`);
-  await docker(bin, ["build", "--quiet", "--tag", tag, "-"], derivedDockerfile(image));
+  const tag = await deriveImage(image, { docker: bin, log });
   log(`smolvm: saving ${tag} to ${file}`);
   const tmp = `${file}.${process.pid}.tmp`;
   try {

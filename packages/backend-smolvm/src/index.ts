@@ -4,7 +4,7 @@ export * from "./args.js";
 export { mapSmolvmError, smolvmNotFoundError, SMOLVM_ERROR_PATTERNS, type SmolvmFailure } from "./errors.js";
 export { parseMachineList, parseMachineStatus, parseGuestAddress, type SmolvmMachine } from "./parse.js";
 export { SmolvmCli, smolvmBin, type SmolvmCliOptions, type RunResult } from "./cli.js";
-export { imageArchive, derivedDockerfile, derivedTag, cacheRoot, DERIVED_IMAGE_LABEL } from "./images.js";
+export { imageArchive, deriveImage, derivedDockerfile, derivedTag, cacheRoot, DERIVED_IMAGE_LABEL } from "./images.js";
 export { createTar, folderEntries, type TarEntry } from "./tar.js";
 export * from "./provision.js";
 export * from "./pinned.js";

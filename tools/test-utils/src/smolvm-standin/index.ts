@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { execa } from "execa";
+import { runProcess } from "./proc.js";
 import { STANDIN_RUN_LABEL, STANDIN_TEST_LABEL } from "./standin.js";
 
 export { runSmolvmStandin, STANDIN_VERSION_LINE, STANDIN_TEST_LABEL, STANDIN_RUN_LABEL, STANDIN_MACHINE_LABEL } from "./standin.js";
@@ -61,10 +61,10 @@ export async function installSmolvmStandin(options: { docker?: string } = {}): P
     },
     async cleanup() {
       const filter = ["--filter", `label=${STANDIN_RUN_LABEL}=${runId}`, "--filter", `label=${STANDIN_TEST_LABEL}=1`];
-      const ids = (await execa(dockerBin, ["ps", "-aq", ...filter], { reject: false })).stdout.split("\n").filter(Boolean);
-      if (ids.length) await execa(dockerBin, ["rm", "-f", "-v", ...ids], { reject: false });
-      const nets = (await execa(dockerBin, ["network", "ls", "-q", ...filter], { reject: false })).stdout.split("\n").filter(Boolean);
-      if (nets.length) await execa(dockerBin, ["network", "rm", ...nets], { reject: false });
+      const ids = (await runProcess(dockerBin, ["ps", "-aq", ...filter])).stdout.split("\n").filter(Boolean);
+      if (ids.length) await runProcess(dockerBin, ["rm", "-f", "-v", ...ids]);
+      const nets = (await runProcess(dockerBin, ["network", "ls", "-q", ...filter])).stdout.split("\n").filter(Boolean);
+      if (nets.length) await runProcess(dockerBin, ["network", "rm", ...nets]);
       await rm(dir, { recursive: true, force: true });
     },
   };

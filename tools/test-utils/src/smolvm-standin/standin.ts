@@ -1,7 +1,8 @@
 import { appendFile, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
-import { execa } from "execa";
 import { many, one, parseArgs, SPECS, UsageError, type Parsed } from "./args.js";
+import { runProcess } from "./proc.js";
 
 /**
  * smolvm-standin: a command-line-compatible STAND-IN for the smolvm 1.9.3 CLI, for tests
@@ -70,8 +71,7 @@ async function save(ctx: Ctx, machines: Record<string, MachineRecord>): Promise<
 }
 
 async function docker(ctx: Ctx, args: string[], input?: Buffer | string): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  const r = await execa(ctx.docker, args, { reject: false, ...(input !== undefined ? { input } : { stdin: "ignore" }) });
-  return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout), stderr: String(r.stderr) };
+  return runProcess(ctx.docker, args, input !== undefined ? { input } : {});
 }
 
 async function mustDocker(ctx: Ctx, args: string[], input?: Buffer | string): Promise<string> {
@@ -131,7 +131,7 @@ function statusJson(m: MachineRecord, state: string): Record<string, unknown> {
 async function dockerImage(ctx: Ctx, image: string): Promise<string> {
   const local = image.startsWith("/") || image.startsWith("./") || image.startsWith("../") || /\.(tar|tar\.gz|tgz)$/.test(image);
   if (!local) return image;
-  const manifest = await execa("tar", ["-xOf", image, "manifest.json"], { reject: false });
+  const manifest = await runProcess("tar", ["-xOf", image, "manifest.json"]);
   if (manifest.exitCode !== 0) throw new SmolvmError(`stand-in: ${image} is not a docker save archive (only archives and references are supported)`);
   const entries = JSON.parse(String(manifest.stdout)) as { RepoTags?: string[] | null }[];
   const tag = entries[0]?.RepoTags?.[0];
@@ -201,6 +201,7 @@ async function create(ctx: Ctx, p: Parsed): Promise<number> {
     name,
     state: "created",
     image,
+    // smolvm's defaults: DEFAULT_MICROVM_CPU_COUNT, DEFAULT_MICROVM_MEMORY_MIB (src/data/resources.rs)
     cpus: Number(one(p, "cpus") ?? 4),
     mem: Number(one(p, "mem") ?? 8192),
     labels,
@@ -239,7 +240,8 @@ async function start(ctx: Ctx, p: Parsed): Promise<number> {
   args.push("--label", `${STANDIN_TEST_LABEL}=1`, "--label", `${STANDIN_RUN_LABEL}=${ctx.runId}`, "--label", `${STANDIN_MACHINE_LABEL}=${name}`);
   args.push("--network", m.networkName ? await ensureNetwork(ctx, m.networkName) : m.network ? "bridge" : "none");
   if (m.dns) args.push("--dns", m.dns);
-  args.push("--cpus", String(m.cpus), "--memory", `${m.mem}m`);
+  // a microVM may have more vCPUs than the host has cores; docker refuses that
+  args.push("--cpus", String(Math.min(m.cpus, os.cpus().length)), "--memory", `${m.mem}m`);
   // smolvm's container spec mounts tmpfs on /run and /tmp (crates/smolvm-agent/src/oci.rs)
   args.push("--tmpfs", "/run", "--tmpfs", "/tmp");
   for (const e of m.env) args.push("--env", e);
@@ -325,8 +327,7 @@ async function exec(ctx: Ctx, p: Parsed): Promise<number> {
   const workdir = one(p, "workdir");
   if (workdir) args.push("--workdir", workdir);
   args.push(m.container, ...p.rest);
-  const r = await execa(ctx.docker, args, { reject: false, stdio: "inherit" });
-  return r.exitCode ?? 1;
+  return (await runProcess(ctx.docker, args, { inherit: true })).exitCode;
 }
 
 async function cp(ctx: Ctx, p: Parsed): Promise<number> {
