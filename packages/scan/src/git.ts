@@ -53,28 +53,38 @@ export async function scanGitRevisions(options: GitScanOptions): Promise<GitScan
   let oldLeft = 0;
   let newLeft = 0;
 
-  const add = async (item: TextItem): Promise<void> => {
+  // Parsing is synchronous; texts queue up and are scanned between chunks of git's output.
+  let queue: TextItem[] = [];
+  let queued = 0;
+  const add = (item: TextItem): void => {
     result.bytes += item.text.length;
-    for (const f of await batch.add(item)) findings.push(f);
+    queue.push(item);
+    queued += item.text.length;
   };
-  const endFile = async (): Promise<void> => {
-    if (lines.length > 0) await add({ path, text: lines.join("\n"), lines: numbers, commit });
+  const drain = async (): Promise<void> => {
+    const items = queue;
+    queue = [];
+    queued = 0;
+    for (const item of items) for (const f of await batch.add(item)) findings.push(f);
+  };
+  const endFile = (): void => {
+    if (lines.length > 0) add({ path, text: lines.join("\n"), lines: numbers, commit });
     lines = [];
     numbers = [];
     pending = 0;
   };
-  const endMessage = async (): Promise<void> => {
+  const endMessage = (): void => {
     const text = message.join("\n");
     message = [];
-    if (text.trim() !== "") await add({ path: COMMIT_MESSAGE_PATH, text, commit });
+    if (text.trim() !== "") add({ path: COMMIT_MESSAGE_PATH, text, commit });
   };
 
-  const onLine = async (line: string): Promise<void> => {
+  const onLine = (line: string): void => {
     if (mode === "message") {
       if (line.endsWith("\0\0")) {
         message.push(line.slice(0, -2));
         mode = "header";
-        await endMessage();
+        endMessage();
       } else message.push(line);
       return;
     }
@@ -87,7 +97,7 @@ export async function scanGitRevisions(options: GitScanOptions): Promise<GitScan
         newLeft--;
         if (pending >= maxItem) {
           const nextPath = path;
-          await endFile();
+          endFile();
           path = nextPath;
         }
       } else if (c === 45 /* - */) oldLeft--;
@@ -100,14 +110,14 @@ export async function scanGitRevisions(options: GitScanOptions): Promise<GitScan
       return;
     }
     if (line.startsWith("\0\0commit ")) {
-      await endFile();
+      endFile();
       commit = line.slice(9).trim();
       result.commits++;
       mode = "message";
       return;
     }
     if (line.startsWith("diff --git ") || line.startsWith("diff --cc ")) {
-      await endFile();
+      endFile();
       result.files++;
       path = "";
       newSha = "";
@@ -155,9 +165,12 @@ export async function scanGitRevisions(options: GitScanOptions): Promise<GitScan
     ...options.revisions,
     "--",
   ];
-  await streamLines(git, args, options.env, onLine);
-  await endFile();
-  if ((mode as string) === "message") await endMessage();
+  await streamLines(git, args, options.env, onLine, async () => {
+    if (queued >= maxItem) await drain();
+  });
+  endFile();
+  if ((mode as string) === "message") endMessage();
+  await drain();
   for (const f of await batch.flush()) findings.push(f);
 
   if (binaries.length > 0) {
@@ -185,7 +198,8 @@ async function streamLines(
   git: string,
   args: string[],
   env: NodeJS.ProcessEnv | undefined,
-  onLine: (line: string) => Promise<void>,
+  onLine: (line: string) => void,
+  afterChunk: () => Promise<void>,
 ): Promise<void> {
   const child = spawn(git, args, { env: env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
@@ -203,12 +217,13 @@ async function streamLines(
     const text = rest + chunk;
     let start = 0;
     for (let nl = text.indexOf("\n"); nl !== -1; nl = text.indexOf("\n", start)) {
-      await onLine(text.slice(start, nl));
+      onLine(text.slice(start, nl));
       start = nl + 1;
     }
     rest = text.slice(start);
+    await afterChunk();
   }
-  if (rest !== "") await onLine(rest);
+  if (rest !== "") onLine(rest);
   const code = await exited;
   if (code !== 0) throw new Error(`git ${args.find((a) => a === "log") ?? args[0]} failed (exit ${code}): ${stderr.trim()}`);
 }
