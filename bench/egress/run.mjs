@@ -124,6 +124,17 @@ async function runCell(agent, port, path, concurrency, seconds) {
   return { count: latencies.length, rps: latencies.length / elapsed, p50: q(0.5), p99: q(0.99), mibps: bytes / 1048576 / elapsed, errors };
 }
 
+/** CPU seconds (user + system) a process has used so far; robust to a busy machine. */
+function cpuSeconds(pid) {
+  if (!pid) return NaN;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
+}
+
 function peakRssMiB(pid) {
   try {
     const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -210,10 +221,13 @@ async function main() {
       for (const t of targets) {
         const agent = t.agent({ keepAlive: true, maxSockets: cell.c, maxFreeSockets: cell.c });
         await runCell(agent, upPort, cell.path, cell.c, WARMUP_SECONDS);
+        const cpu0 = cpuSeconds(t.pid);
         const r = await runCell(agent, upPort, cell.path, cell.c, SECONDS);
+        r.cpuPerReqUs = ((cpuSeconds(t.pid) - cpu0) / r.count) * 1e6;
+        r.cpuPerMiB = ((cpuSeconds(t.pid) - cpu0) * 1000) / ((r.mibps * SECONDS) || NaN);
         agent.destroy();
         (results[cell.label] ??= {})[t.name] = r;
-        process.stderr.write(`${cell.label.padEnd(12)} ${t.name.padEnd(14)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  ${r.mibps.toFixed(1)} MiB/s  errors ${r.errors}\n`);
+        process.stderr.write(`${cell.label.padEnd(12)} ${t.name.padEnd(14)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  ${r.mibps.toFixed(1)} MiB/s  proxy CPU ${fmtNum(r.cpuPerReqUs)} µs/req  errors ${r.errors}\n`);
       }
     }
     const rss = Object.fromEntries(targets.filter((t) => t.pid).map((t) => [t.name, peakRssMiB(t.pid)]));
@@ -222,8 +236,8 @@ async function main() {
     const lines = [];
     lines.push(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, mitmproxy ${mitmVersion()}; ${SECONDS} s per cell after ${WARMUP_SECONDS} s warm-up; loopback; load average at start ${os.loadavg()[0].toFixed(1)}.`);
     lines.push("");
-    lines.push("| cell | target | req/s | p50 ms | p99 ms | MiB/s | vs direct (req/s) | egress vs mitmdump (req/s) | errors |");
-    lines.push("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    lines.push("| cell | target | req/s | p50 ms | p99 ms | MiB/s | proxy CPU | vs direct (req/s) | egress vs mitmdump (req/s) | errors |");
+    lines.push("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (const cell of cells) {
       const row = results[cell.label];
       if (!row) continue;
@@ -231,7 +245,8 @@ async function main() {
         const r = row[t.name];
         const vsDirect = t.name === "direct" ? "1.00×" : `${(r.rps / row.direct.rps).toFixed(2)}×`;
         const vsMitm = t.name === "bottle-egress" ? `${(r.rps / row.mitmdump.rps).toFixed(2)}×` : "";
-        lines.push(`| ${cell.label} | ${t.name} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.mibps, 1)} | ${vsDirect} | ${vsMitm} | ${r.errors} |`);
+        const cpu = t.name === "direct" ? "" : cell.path === "/10m" ? `${fmt(r.cpuPerMiB, 1)} ms/MiB` : `${fmt(r.cpuPerReqUs)} µs/req`;
+        lines.push(`| ${cell.label} | ${t.name} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.mibps, 1)} | ${cpu} | ${vsDirect} | ${vsMitm} | ${r.errors} |`);
       }
     }
     const c1 = results["1 KiB, c=1"];
@@ -248,6 +263,10 @@ async function main() {
     await Promise.all(children.map((c) => (c.exitCode === null ? once(c, "exit") : null)));
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+function fmtNum(n) {
+  return Number.isFinite(n) ? n.toFixed(0) : "-";
 }
 
 function mitmVersion() {

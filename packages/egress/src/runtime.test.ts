@@ -210,6 +210,7 @@ describe("direct runtime features", () => {
   it("rotates the audit trail past its size cap", async () => {
     for (let i = 0; i < 12; i++) await proxiedHttp(proxy.port, `http://plain.test:${plainPort}/r${i}`);
     const { readFile, stat } = await import("node:fs/promises");
+    await ws.readAudit((lines) => lines.some((l) => l["path"] === "/r11"));
     const rotated = await readFile(`${ws.auditFile}.1`, "utf8");
     expect(rotated.split("\n").filter(Boolean).length).toBeGreaterThan(0);
     expect((await stat(ws.auditFile)).size).toBeLessThanOrEqual(2048);

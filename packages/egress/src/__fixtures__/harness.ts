@@ -93,7 +93,8 @@ export interface Workspace {
   upstreamCaFile: string;
   auditFile: string;
   writeRoutes(routes: EgressRoutePlan[]): Promise<void>;
-  readAudit(): Promise<Array<Record<string, unknown>>>;
+  /** Audit lines, polling (the proxy batches writes) until `until` holds or 5 s pass. */
+  readAudit(until?: (lines: Array<Record<string, unknown>>) => boolean): Promise<Array<Record<string, unknown>>>;
   cleanup(): Promise<void>;
 }
 
@@ -122,12 +123,16 @@ export async function makeWorkspace(upstreamCaPem: string, secrets: Record<strin
       const { rename } = await import("node:fs/promises");
       await rename(routesFile + ".tmp", routesFile);
     },
-    async readAudit() {
-      const text = await readFile(auditFile, "utf8").catch(() => "");
-      return text
-        .split("\n")
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    async readAudit(until = () => true) {
+      for (let i = 0; ; i++) {
+        const text = await readFile(auditFile, "utf8").catch(() => "");
+        const lines = text
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
+        if (until(lines) || i >= 200) return lines;
+        await new Promise((r) => setTimeout(r, 25));
+      }
     },
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
