@@ -15,3 +15,13 @@ export function repoRoot(): string {
   }
   return candidate;
 }
+
+/**
+ * CA bundle trusted while building images (registry access through a TLS-intercepting
+ * proxy): --extra-ca, else $BOTTLE_EXTRA_CA_BUNDLE, else $NODE_EXTRA_CA_CERTS. Kept apart
+ * from a manifest's extraCaBundle, which is what the sidecars trust upstream.
+ */
+export function buildCaBundle(explicit?: string): string | undefined {
+  const candidate = explicit ?? process.env.BOTTLE_EXTRA_CA_BUNDLE ?? process.env.NODE_EXTRA_CA_CERTS;
+  return candidate && existsSync(candidate) ? candidate : undefined;
+}

@@ -7,7 +7,7 @@ import { backendFor } from "../backends.js";
 import { loadManifest } from "../manifest-file.js";
 import type { Output } from "../output.js";
 import { progressPrinter } from "../progress.js";
-import { repoRoot } from "../repo.js";
+import { buildCaBundle, repoRoot } from "../repo.js";
 import { PassExitCode } from "../exit.js";
 
 interface StartOptions {
@@ -51,7 +51,8 @@ export function registerStart(program: Command, output: Output): void {
       if (opts.build !== false) {
         const root = repoRoot();
         await ensureBaseImage({ repoRoot: root, onProgress: progress });
-        await buildImages({ repoRoot: root, onProgress: progress, ...(plan.ca.extraCaBundle ? { extraCaBundle: plan.ca.extraCaBundle } : {}) });
+        const buildCa = buildCaBundle();
+        await buildImages({ repoRoot: root, onProgress: progress, ...(buildCa ? { extraCaBundle: buildCa } : {}) });
       }
       const layout = stateLayout(plan.slug);
       // Approvals last as long as the bottle: a fresh start begins from the manifest alone.

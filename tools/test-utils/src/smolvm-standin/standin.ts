@@ -39,6 +39,7 @@ interface Ctx {
   stateDir: string;
   runId: string;
   docker: string;
+  simulate?: string | undefined;
   out: (text: string) => void;
   err: (text: string) => void;
 }
@@ -226,7 +227,7 @@ async function start(ctx: Ctx, p: Parsed): Promise<number> {
   const machines = await load(ctx);
   const m = machines[name];
   if (!m) throw E.vmNotFound(name);
-  if (process.env.SMOLVM_STANDIN_SIMULATE === "kvm-unavailable") throw E.kvm();
+  if (ctx.simulate === "kvm-unavailable") throw E.kvm();
   ctx.err(`Starting machine '${name}'...\n`);
   if (await containerRunning(ctx, m)) return 0;
   await docker(ctx, ["rm", "-f", m.container]);
@@ -368,13 +369,17 @@ async function cp(ctx: Ctx, p: Parsed): Promise<number> {
 }
 
 /** Runs one stand-in invocation; returns the exit code. Records argv when SMOLVM_STANDIN_ARGV_LOG is set. */
-export async function runSmolvmStandin(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runSmolvmStandin(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  io: { out: (text: string) => void; err: (text: string) => void } = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) },
+): Promise<number> {
   const ctx: Ctx = {
     stateDir: env.SMOLVM_STANDIN_STATE ?? path.join(process.cwd(), ".smolvm-standin"),
     runId: env.SMOLVM_STANDIN_RUN ?? "default",
     docker: env.SMOLVM_STANDIN_DOCKER ?? "docker",
-    out: (t) => process.stdout.write(t),
-    err: (t) => process.stderr.write(t),
+    simulate: env.SMOLVM_STANDIN_SIMULATE,
+    ...io,
   };
   if (env.SMOLVM_STANDIN_ARGV_LOG) await appendFile(env.SMOLVM_STANDIN_ARGV_LOG, `${JSON.stringify(argv)}\n`);
   try {

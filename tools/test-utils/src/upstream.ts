@@ -26,7 +26,7 @@ export function dockerOk(args: string[]): boolean {
 
 export function buildUpstreamImage(): void {
   const ctx = mkdtempSync(path.join(os.tmpdir(), "bottle-upstream-ctx-"));
-  for (const f of ["Dockerfile", "entrypoint.sh", "server.mjs"]) copyFileSync(path.join(here, "upstream", f), path.join(ctx, f));
+  for (const f of ["Dockerfile", "entrypoint.sh", "server.mjs"]) copyFileSync(path.join(here, "..", "assets", "upstream", f), path.join(ctx, f));
   copyFileSync(process.execPath, path.join(ctx, "node"));
   execFileSync("docker", ["build", "-q", "-t", UPSTREAM_IMAGE, ctx], { stdio: ["ignore", "ignore", "inherit"] });
 }
