@@ -503,6 +503,18 @@ async function loadConfig(options: EgressProxyOptions, log: (line: string) => vo
     const mode = (await stat(options.secretsFile)).mode & 0o777;
     if (mode & 0o077) log(`warning: ${options.secretsFile} is readable by group/others (mode ${mode.toString(8)}); expected 0600`);
   }
+  // Injected values become header values: those must be one line. Other secrets (an ssh
+  // key the git gate holds) only feed leak detection and may span lines.
+  for (const route of routes) {
+    for (const injection of route.inject) {
+      const value = secrets[injection.secret];
+      if (value !== undefined && /[\r\n]/.test(value)) {
+        throw new BottleError(`Invalid egress secrets file: "${injection.secret}" is injected as a header by route ${route.id} and must be one line.`, {
+          code: "EGRESS_SECRETS_INVALID",
+        });
+      }
+    }
+  }
   return { routes, secrets, detector: createLeakDetector(secrets) };
 }
 
@@ -522,8 +534,8 @@ function parseSecrets(text: string): Record<string, string> {
   }
   const out: Record<string, string> = {};
   for (const [id, value] of Object.entries(data)) {
-    if (typeof value !== "string" || /[\r\n\0]/.test(value)) {
-      throw new BottleError(`Invalid egress secrets file: the value of "${id}" must be a one-line string.`, {
+    if (typeof value !== "string" || value.includes("\0")) {
+      throw new BottleError(`Invalid egress secrets file: the value of "${id}" must be a string without NUL bytes.`, {
         code: "EGRESS_SECRETS_INVALID",
       });
     }
