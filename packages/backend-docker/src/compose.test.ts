@@ -50,6 +50,7 @@ describe("renderCompose", () => {
     expect(agent.init).toBe(true);
     expect(agent.command).toEqual(["sleep", "infinity"]);
     expect(agent.cap_add).toEqual(["CHOWN"]);
+    expect(bundle.cap_add).toEqual(["CHOWN", "DAC_OVERRIDE"]);
     expect(bundle.read_only).toBe(true);
   });
 

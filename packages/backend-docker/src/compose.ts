@@ -15,14 +15,15 @@ export const SERVICES = { bundle: "bundle", agent: "agent" } as const;
 const NET = { internal: "internal", egress: "egress" } as const;
 
 /**
- * Capabilities the bundle keeps after `cap_drop: [ALL]` (it runs as root, PID 1 = supervisor):
- * - DAC_OVERRIDE: read the 0600 secret files and write the 0700 state dir, both owned by
- *   the host user, not by root-in-the-container.
- * - CHOWN, FOWNER: git-gate initialises mirrors and hooks inside the host-owned bind mount.
- * - SETUID, SETGID: the supervisor may start a daemon under a less privileged user.
- * - KILL: the supervisor forwards SIGHUP/SIGTERM to daemons that run under another uid.
+ * Capabilities the bundle keeps after `cap_drop: [ALL]` (it runs as root, PID 1 = supervisor).
+ * Checked with the real sidecars image against a state dir owned by a non-root host user:
+ * egress, supervise, SIGHUP reload and git-gate (mirror, fetch, scanned push) need only
+ * - DAC_OVERRIDE: read the 0600 secrets and write the 0700 state dir, both owned by the
+ *   host user, not by root-in-the-container;
+ * - CHOWN: at stop, hand what the bundle wrote under /var/lib/bottle back to the host user.
+ * Daemons all run as root, so no SETUID/SETGID/KILL; ports are above 1024.
  */
-export const BUNDLE_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID"] as const;
+export const BUNDLE_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE"] as const;
 
 /**
  * Capabilities the agent keeps after `cap_drop: [ALL]`. Only provisioning (`docker exec -u 0`)

@@ -118,7 +118,9 @@ describe("launchBottle / stopBottle on a real engine", () => {
     expect(existsSync(path.join(stateDir, "bundle", "hup"))).toBe(true);
 
     // Stop: logs saved, nothing left, metadata no longer claims a holder.
-    const report = await stopBottle(plan, { stateDir, cli });
+    const report = await stopBottle(plan, { stateDir, cli, owner: { uid: 1234, gid: 1234 } });
+    // What the bundle (root inside) wrote is handed back to the host user.
+    expect(statSync(path.join(stateDir, "bundle", "hup")).uid).toBe(1234);
     expect(report.networks.sort()).toEqual([plan.networks.egress, plan.networks.internal].sort());
     expect(readFileSync(path.join(stateDir, "logs", "compose.log"), "utf8")).toContain("stand-in bundle up");
     const left = await execa("docker", ["ps", "-aq", "--filter", `label=dev.bottle.slug=${plan.slug}`]);

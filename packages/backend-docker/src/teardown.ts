@@ -1,7 +1,7 @@
 import { access, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { LABELS, type BottlePlan } from "@bottle/plan";
-import { STATE_DIR_LABEL, stateLayout } from "./compose.js";
+import { ROLE_LABEL, STATE_DIR_LABEL, stateLayout } from "./compose.js";
 import { DockerCli } from "./engine.js";
 import type { DockerTools } from "./exec.js";
 import { removeNetworks } from "./networks.js";
@@ -11,6 +11,11 @@ import { defaultStateDir, prepareStateDir, readMetadata, writeMetadata } from ".
 export interface StopOptions {
   /** Default: defaultStateDir(plan.slug). */
   stateDir?: string;
+  /**
+   * Host user who should own what the bundle (root inside) wrote into `<state>/bundle`.
+   * Default: this process's uid/gid; nothing to do when that is root.
+   */
+  owner?: { uid: number; gid: number };
   onProgress?: ProgressListener;
   cli?: DockerCli;
   tools?: DockerTools;
@@ -35,6 +40,13 @@ export async function stopBottle(plan: BottlePlan, options: StopOptions = {}): P
   const report: StopReport = { containers: [], networks: [] };
 
   const present = await containersBySlug(cli, plan.slug);
+  const owner = options.owner ?? (process.getuid && process.getgid ? { uid: process.getuid(), gid: process.getgid() } : undefined);
+  const bundle = present.find((c) => c.role === "bundle" && c.running);
+  if (bundle && owner && owner.uid !== 0) {
+    // Otherwise the host user could not delete the mirrors and audit log of its own bottle.
+    const chown = await cli.docker(["exec", "-u", "0", bundle.id, "chown", "-R", `${owner.uid}:${owner.gid}`, plan.bundle.paths.state]);
+    if (chown.exitCode !== 0) progress({ step: "teardown", message: `could not hand ${plan.bundle.paths.state} back to uid ${owner.uid}: ${chown.stderr.trim()}`, level: "warn" });
+  }
   if (present.length) {
     report.logFile = await dumpComposeLogs(cli, plan, stateDir);
     progress({ step: "teardown", message: `logs saved to ${report.logFile}` });
@@ -84,20 +96,21 @@ interface LabelledObject {
   name: string;
   slug: string;
   stateDir?: string;
+  role?: string;
   running: boolean;
 }
 
 async function listLabelled(cli: DockerCli, kind: "container" | "network", filters: Record<string, string>): Promise<LabelledObject[]> {
   const filterArgs = Object.entries(filters).flatMap(([k, v]) => ["--filter", `label=${k}=${v}`]);
-  const format = `{{json .ID}}\t{{json .${kind === "container" ? "Names" : "Name"}}}\t{{json (.Label "${LABELS.slug}")}}\t{{json (.Label "${STATE_DIR_LABEL}")}}\t{{json .${kind === "container" ? "State" : "Driver"}}}`;
+  const format = `{{json .ID}}\t{{json .${kind === "container" ? "Names" : "Name"}}}\t{{json (.Label "${LABELS.slug}")}}\t{{json (.Label "${STATE_DIR_LABEL}")}}\t{{json (.Label "${ROLE_LABEL}")}}\t{{json .${kind === "container" ? "State" : "Driver"}}}`;
   const args = kind === "container" ? ["ps", "-a", ...filterArgs, "--format", format] : ["network", "ls", ...filterArgs, "--format", format];
   const out = await cli.dockerOk(args, { what: `listing ${kind}s` });
   return out
     .split("\n")
     .filter((line) => line.trim())
     .map((line) => {
-      const [id, name, slug, stateDir, state] = line.split("\t").map((field) => JSON.parse(field) as string);
-      return { id: id!, name: name!, slug: slug ?? "", ...(stateDir ? { stateDir } : {}), running: kind === "container" && state === "running" };
+      const [id, name, slug, stateDir, role, state] = line.split("\t").map((field) => JSON.parse(field) as string);
+      return { id: id!, name: name!, slug: slug ?? "", ...(stateDir ? { stateDir } : {}), ...(role ? { role } : {}), running: kind === "container" && state === "running" };
     });
 }
 
