@@ -77,7 +77,7 @@ beforeAll(async () => {
     path.join(root, "gate"),
     [
       upstreamPlan("main-default", daemonUrl("main-default")),
-      upstreamPlan("master-default", daemonUrl("master-default")),
+      upstreamPlan("master-default", daemonUrl("master-default"), { allowedRefs: ["refs/heads/agent/*"] }),
       upstreamPlan("app", sshUrl("app"), { credential: "git.app.credential", knownHostKey: sshd.hostKey }),
       upstreamPlan("nopin", sshUrl("nopin"), { credential: "git.nopin.credential" }),
       upstreamPlan("wrongpin", sshUrl("wrongpin"), { credential: "git.wrongpin.credential", knownHostKey: otherHostKey }),
@@ -220,6 +220,36 @@ describe("push through the gate", () => {
     expect(await upstreamRef("app", "refs/heads/scratch")).toBe(await gitOk(env, dir, "rev-parse", "HEAD"));
     await gitOk(env, dir, "push", "--quiet", "origin", ":scratch");
     expect((await git(env, bare("app"), "rev-parse", "--verify", "refs/heads/scratch")).code).not.toBe(0);
+  });
+
+  it("scans annotated tag messages and ref names too", async () => {
+    const dir = await cloneViaGate("app");
+    await gitOk(env, dir, "tag", "-a", "v1.0.0", "-m", "release 1.0.0");
+    await gitOk(env, dir, "push", "--quiet", "origin", "v1.0.0");
+    expect(await upstreamRef("app", "refs/tags/v1.0.0")).toBe(await gitOk(env, dir, "rev-parse", "v1.0.0"));
+
+    await gitOk(env, dir, "tag", "-a", "v1.0.1", "-m", `release notes, deploy token ${TOKEN}`);
+    const tag = await git(env, dir, "push", "origin", "v1.0.1");
+    expect(tag.code).not.toBe(0);
+    expect(tag.stderr).toContain("(tag ");
+    expect((await git(env, bare("app"), "rev-parse", "--verify", "refs/tags/v1.0.1")).code).not.toBe(0);
+
+    await commitFile(dir, "branch.txt", "fine\n");
+    const named = await git(env, dir, "push", "origin", `HEAD:refs/heads/leak-${TOKEN}`);
+    expect(named.code).not.toBe(0);
+    expect(named.stderr).toContain("(ref names)");
+    const fromGate = named.stderr.split("\n").filter((line) => line.startsWith("remote:"));
+    expect(fromGate.join("\n")).not.toContain(TOKEN);
+  });
+
+  it("only updates the refs the upstream allows", async () => {
+    const dir = await cloneViaGate("master-default");
+    const sha = await commitFile(dir, "agent.txt", "agent work\n");
+    const outside = await git(env, dir, "push", "origin", "master");
+    expect(outside.code).not.toBe(0);
+    expect(outside.stderr).toContain("refs/heads/master is outside the refs this bottle may push (refs/heads/agent/*)");
+    await gitOk(env, dir, "push", "--quiet", "origin", "HEAD:refs/heads/agent/task-1");
+    expect(await upstreamRef("master-default", "refs/heads/agent/task-1")).toBe(sha);
   });
 
   it("refuses to forward to an ssh upstream without a pinned key or with the wrong one", async () => {

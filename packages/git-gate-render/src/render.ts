@@ -301,11 +301,13 @@ deny() {
 ${pinCheck}
 zero=$(git hash-object --stdin </dev/null | tr 0-9a-f 0)
 tips=""
+refnames=""
 refspecs=""
 leases=""
 count=0
 while read -r old new ref; do
-  count=$((count + 1))${allowedCase}${protectedCase}
+  count=$((count + 1))
+  refnames="$refnames --ref $ref"${allowedCase}${protectedCase}
   if [ "$new" = "$zero" ]; then
     refspecs="$refspecs :$ref"
   else
@@ -317,12 +319,12 @@ done
 [ "$count" -gt 0 ] || exit 0
 
 # Scan only what the upstream does not have yet: commits not reachable from the mirror's
-# refs (the mirror holds exactly the upstream's refs).
+# refs (the mirror holds exactly the upstream's refs), and the ref names.
 if [ -n "$tips" ]; then
   if [ -r "$SECRETS_JSON" ]; then
-    report=$(${scanner} git --repo "\${GIT_DIR:-.}" --secrets "$SECRETS_JSON" -- $tips --not --all 2>&1)
+    report=$(${scanner} git --repo "\${GIT_DIR:-.}" --secrets "$SECRETS_JSON" $refnames -- $tips --not --all 2>&1)
   else
-    report=$(${scanner} git --repo "\${GIT_DIR:-.}" -- $tips --not --all 2>&1)
+    report=$(${scanner} git --repo "\${GIT_DIR:-.}" $refnames -- $tips --not --all 2>&1)
   fi
   status=$?
   if [ "$status" -eq 1 ]; then

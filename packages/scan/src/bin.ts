@@ -7,7 +7,7 @@ import { scanFiles } from "./files.js";
 import { loadKnownSecrets } from "./secrets-file.js";
 
 const USAGE = `usage:
-  bottle-scan git   [--repo <gitdir>] [--range <old>..<new>]... [--secrets <secrets.json>] [--json] [-- <rev-list args>...]
+  bottle-scan git   [--repo <gitdir>] [--range <old>..<new>]... [--ref <refname>]... [--secrets <secrets.json>] [--json] [-- <rev-list args>...]
   bottle-scan files [--secrets <secrets.json>] [--json] <path>...
   bottle-scan stdin [--path <name>] [--secrets <secrets.json>] [--json]
 
@@ -30,6 +30,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       repo: { type: "string" },
       range: { type: "string", multiple: true },
+      ref: { type: "string", multiple: true },
       secrets: { type: "string" },
       path: { type: "string" },
       json: { type: "boolean", default: false },
@@ -47,6 +48,8 @@ async function main(argv: string[]): Promise<number> {
     if (revisions.length === 0) throw new UsageError("git: give --range <old>..<new> or revisions after --");
     const result = await scanGitRevisions({ ...(values.repo === undefined ? {} : { gitDir: values.repo }), revisions, scanner });
     findings = result.findings;
+    // Ref names leave with the push too.
+    if (values.ref && values.ref.length > 0) findings.push(...(await scanner.scanText(values.ref.join("\n"), { path: "(ref names)" })));
     stats = { commits: result.commits, files: result.files, bytes: result.bytes, binaryBlobs: result.binaryBlobs };
   } else if (command === "files") {
     if (positionals.length === 0) throw new UsageError("files: give at least one path");

@@ -161,7 +161,7 @@ export async function scanGitRevisions(options: GitScanOptions): Promise<GitScan
     "--no-ext-diff",
     "--no-textconv",
     "--diff-merges=first-parent",
-    "--format=%x00%x00commit %H%n%B%x00%x00",
+    "--format=%x00%x00commit %H%nAuthor: %an <%ae>%nCommitter: %cn <%ce>%n%B%x00%x00",
     ...options.revisions,
     "--",
   ];
@@ -175,10 +175,24 @@ export async function scanGitRevisions(options: GitScanOptions): Promise<GitScan
 
   if (binaries.length > 0) {
     result.binaryBlobs = binaries.length;
-    await readBlobs(git, gitDirArgs, binaries.map((b) => b.sha), options.env, async (index, content) => {
+    await readObjects(git, gitDirArgs, binaries.map((b) => b.sha), options.env, async (index, _type, content) => {
       const blob = binaries[index]!;
       for (const f of await scanner.scanBuffer(content, { path: blob.path, commit: blob.commit })) findings.push(f);
     });
+  }
+
+  // Annotated tags among the tips carry a message (and tagger) of their own.
+  let tips = positiveTips(options.revisions);
+  for (let depth = 0; tips.length > 0 && depth < 8; depth++) {
+    const next: string[] = [];
+    await readObjects(git, gitDirArgs, tips, options.env, async (index, type, content) => {
+      if (type !== "tag") return;
+      const text = content.toString("utf8");
+      const target = /^object ([0-9a-f]+)$/m.exec(text)?.[1];
+      if (target) next.push(target);
+      for (const f of await scanner.scanText(text, { path: `(tag ${tips[index]!.slice(0, 12)})` })) findings.push(f);
+    });
+    tips = next;
   }
   return result;
 }
@@ -228,13 +242,26 @@ async function streamLines(
   if (code !== 0) throw new Error(`git ${args.find((a) => a === "log") ?? args[0]} failed (exit ${code}): ${stderr.trim()}`);
 }
 
-/** `git cat-file --batch`: one process for all blobs, parsed as a byte stream. */
-async function readBlobs(
+/** The revisions a rev-list argument list includes (not the excluded ones, not options). */
+function positiveTips(revisions: string[]): string[] {
+  const tips: string[] = [];
+  let negated = false;
+  for (const arg of revisions) {
+    if (arg === "--not") negated = !negated;
+    else if (arg.startsWith("-") || arg.startsWith("^") || arg.includes("...")) continue;
+    else if (arg.includes("..")) tips.push(arg.slice(arg.indexOf("..") + 2) || "HEAD");
+    else if (!negated) tips.push(arg);
+  }
+  return tips;
+}
+
+/** `git cat-file --batch`: one process for all objects, parsed as a byte stream. */
+async function readObjects(
   git: string,
   gitDirArgs: string[],
   shas: string[],
   env: NodeJS.ProcessEnv | undefined,
-  onBlob: (index: number, content: Buffer) => Promise<void>,
+  onObject: (index: number, type: string, content: Buffer) => Promise<void>,
 ): Promise<void> {
   const child = spawn(git, [...gitDirArgs, "cat-file", "--batch"], {
     env: env ?? process.env,
@@ -247,6 +274,7 @@ async function readBlobs(
   child.stdin.end(shas.map((s) => `${s}\n`).join(""));
   let chunks: Buffer[] = [];
   let total = 0;
+  let type = "";
   let need = -1; // body bytes (+ trailing LF) still expected for the current blob, -1 = reading a header
   let index = 0;
   for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
@@ -268,12 +296,13 @@ async function readBlobs(
           index++;
           continue;
         }
+        type = m[1]!;
         need = Number(m[2]) + 1;
       }
       if (total < need) break;
       const buffer = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
       const size = need - 1;
-      await onBlob(index++, buffer.subarray(0, size));
+      await onObject(index++, type, buffer.subarray(0, size));
       const rest = buffer.subarray(need);
       chunks = [rest];
       total = rest.length;
