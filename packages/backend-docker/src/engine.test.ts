@@ -4,6 +4,7 @@ import path from "node:path";
 import { BottleError } from "@bottle/errors";
 import { afterAll, describe, expect, it } from "vitest";
 import { checkEngine, detectCompose, parseVersion } from "./engine.js";
+import { doctor } from "./status.js";
 
 // Fake `docker` / `docker-compose` executables: real processes with scripted output.
 const dir = mkdtempSync(path.join(os.tmpdir(), "bottle-fake-docker-"));
@@ -68,5 +69,28 @@ describe("parseVersion", () => {
     ["unknown command", undefined],
   ])("%s → %s", (input, expected) => {
     expect(parseVersion(input)).toBe(expected);
+  });
+});
+
+describe("doctor", () => {
+  it("reports every check without throwing, with hints for what is missing", async () => {
+    const docker = fake(`case "$1" in compose) exit 1;; info) echo "20.10.24";; image) [ "$3" = "--format" ] && [ "$5" = "bottle/sidecars:latest" ] && echo "sha256:0123456789abcdef0123" && exit 0; exit 1;; esac`);
+    const result = await doctor({ tools: { docker, dockerCompose: composeV1 } });
+    expect(result.ok).toBe(false);
+    expect(result.checks.map((c) => [c.name, c.ok])).toEqual([
+      ["docker engine", true],
+      ["compose", true],
+      ["image bottle/sidecars:latest", true],
+      ["image bottle/agent:latest", false],
+    ]);
+    expect(result.checks[3]!.hint).toMatch(/Build/);
+  });
+
+  it("stops at the engine when there is none", async () => {
+    const result = await doctor({ tools: { docker: dockerNoEngine, dockerCompose: missing } });
+    expect(result.checks).toMatchObject([
+      { name: "docker engine", ok: false, hint: expect.stringMatching(/start/i) },
+      { name: "compose", ok: false },
+    ]);
   });
 });

@@ -11,7 +11,7 @@ import { examplePlan } from "./__fixtures__/plan.js";
 import { buildStandin, removeImages } from "./__fixtures__/standins.js";
 import { DockerCli } from "./engine.js";
 import { launchBottle } from "./launch.js";
-import { execInAgent, listBottles, logs, reloadBundle } from "./status.js";
+import { attachAgent, execInAgent, listBottles, logs, reloadBundle } from "./status.js";
 import { stopBottle } from "./teardown.js";
 
 const run = TEST_RUN_ID.replace(/[^a-z0-9]/g, "");
@@ -113,6 +113,7 @@ describe("launchBottle / stopBottle on a real engine", () => {
     expect(await logs(plan.slug, { sidecar: "egress", output: sink, cli })).toBe(0);
     expect(lines).toEqual(["[egress] listening\n"]);
     expect(await execInAgent(plan.slug, ["sh", "-c", "exit 3"], { tty: false, cli })).toBe(3);
+    expect(await attachAgent(plan, { command: ["sh", "-c", 'test "$(id -un) $PWD" = "node /workspace" && exit 4'], tty: false, cli })).toBe(4);
     await reloadBundle(plan, { cli });
     for (let i = 0; i < 50 && !existsSync(path.join(stateDir, "bundle", "hup")); i++) await new Promise((r) => setTimeout(r, 100));
     expect(existsSync(path.join(stateDir, "bundle", "hup"))).toBe(true);
@@ -146,5 +147,21 @@ describe("launchBottle / stopBottle on a real engine", () => {
     expect((await execa("docker", ["ps", "-aq", "--filter", `label=dev.bottle.slug=${plan.slug}`])).stdout).toBe("");
     expect((await execa("docker", ["network", "ls", "-q", "--filter", `label=dev.bottle.slug=${plan.slug}`])).stdout).toBe("");
     expect(existsSync(path.join(stateDir, "logs", "compose.log"))).toBe(true);
+  });
+
+  it("tears down when the start is interrupted", async () => {
+    const plan = testPlan("abort");
+    const abort = new AbortController();
+    const error = await launchBottle(plan, {
+      stateDir: path.join(tmp, "state-abort"),
+      secrets: secrets(plan),
+      writeBundleFiles,
+      cli,
+      signal: abort.signal,
+      onProgress: (e) => e.step === "compose-up" && abort.abort(new Error("SIGINT")),
+    }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "LAUNCH_ABORTED" });
+    expect((await execa("docker", ["ps", "-aq", "--filter", `label=dev.bottle.slug=${plan.slug}`])).stdout).toBe("");
+    expect((await execa("docker", ["network", "ls", "-q", "--filter", `label=dev.bottle.slug=${plan.slug}`])).stdout).toBe("");
   });
 });

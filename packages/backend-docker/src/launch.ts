@@ -173,6 +173,7 @@ export async function waitHealthy(cli: DockerCli, container: string, options: { 
     if (!last || stopped || last.Health?.Status === "unhealthy" || Date.now() > deadline || options.signal?.aborted) break;
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 500));
   }
+  if (options.signal?.aborted) throw new BottleError("start was interrupted", { code: "LAUNCH_ABORTED", cause: options.signal.reason });
   const logs = await cli.docker(["logs", "--tail", "60", container]);
   const probe = last?.Health?.Log?.at(-1);
   const why = !last
