@@ -102,6 +102,20 @@ describe("scanGitRevisions", () => {
     await git("reset", "--quiet", "--hard", base);
   });
 
+  it("does not rescan what a merge takes from a parent the upstream already has", async () => {
+    await git("checkout", "--quiet", "-b", "feature");
+    await commit({ "feature.txt": "feature work\n" }, "feature");
+    await git("checkout", "--quiet", "main");
+    await commit({ "fixtures/aws.ini": `${AWS_LINE}\n` }, "upstream adds a test fixture");
+    await git("checkout", "--quiet", "feature");
+    await git("merge", "--quiet", "--no-edit", "main");
+    const result = await scan("feature", "--not", "main");
+    expect(result.commits).toBe(2);
+    expect(result.findings).toEqual([]);
+    await git("checkout", "--quiet", "main");
+    await git("reset", "--quiet", "--hard", base);
+  });
+
   it("fails on a bad revision instead of reporting clean", async () => {
     await expect(scan("no-such-rev")).rejects.toThrow(/git log failed/);
   });

@@ -27,9 +27,10 @@ export const COMMIT_MESSAGE_PATH = "(commit message)";
 
 /**
  * Scans what the given commits add: the added lines of every text file (`git log -p -U0`;
- * merges are compared with their first parent, so content an evil merge introduces is
- * seen), the commit messages, and every binary blob the commits add (checked for known
- * secret values only). Streams: memory stays bounded by the scanner's batch size plus
+ * merges as a dense combined diff, so lines no parent had — an "evil merge" — are seen
+ * while lines taken from a parent are not scanned again), the commit messages and
+ * authors, annotated tag messages, and every binary blob the commits add (checked for
+ * known secret values only). Streams: memory stays bounded by the scanner's batch size plus
  * the largest single file's added lines.
  */
 export async function scanGitRevisions(options: GitScanOptions): Promise<GitScanResult> {
@@ -50,8 +51,8 @@ export async function scanGitRevisions(options: GitScanOptions): Promise<GitScan
   let numbers: number[] = [];
   let pending = 0;
   let newLine = 0;
-  let oldLeft = 0;
-  let newLeft = 0;
+  let columns = 1;
+  let plus = "+";
 
   // Parsing is synchronous; texts queue up and are scanned between chunks of git's output.
   let queue: TextItem[] = [];
@@ -90,24 +91,27 @@ export async function scanGitRevisions(options: GitScanOptions): Promise<GitScan
     }
     if (mode === "hunk") {
       const c = line.charCodeAt(0);
-      if (c === 43 /* + */) {
-        lines.push(line.slice(1));
-        numbers.push(newLine++);
-        pending += line.length;
-        newLeft--;
-        if (pending >= maxItem) {
-          const nextPath = path;
-          endFile();
-          path = nextPath;
+      // Hunk lines start with one prefix column per parent (' ', '+' or '-'); anything
+      // else ends the hunk and is a header line.
+      if (c === 43 /* + */ || c === 45 /* - */ || c === 32 /* space */) {
+        const prefix = line.slice(0, columns);
+        if (prefix.includes("-")) return; // removed: not in the pushed file
+        if (prefix === plus) {
+          // Added against every parent: new content (for merges, what no parent had).
+          lines.push(line.slice(columns));
+          numbers.push(newLine);
+          pending += line.length;
+          if (pending >= maxItem) {
+            const nextPath = path;
+            endFile();
+            path = nextPath;
+          }
         }
-      } else if (c === 45 /* - */) oldLeft--;
-      else if (c === 32 /* context */) {
-        oldLeft--;
-        newLeft--;
         newLine++;
+        return;
       }
-      if (oldLeft <= 0 && newLeft <= 0) mode = "header";
-      return;
+      if (c === 92 /* \ No newline at end of file */) return;
+      mode = "header";
     }
     if (line.startsWith("\0\0commit ")) {
       endFile();
@@ -137,13 +141,14 @@ export async function scanGitRevisions(options: GitScanOptions): Promise<GitScan
       if (newSha && !ZERO.test(newSha)) binaries.push({ sha: newSha, path: m?.[1] ?? newSha, commit });
       return;
     }
-    if (line.startsWith("@@ ")) {
-      const m = /^@@ -\d+(?:,(\d+))? \+(\d+)(?:,(\d+))? @@/.exec(line);
+    if (line.startsWith("@@")) {
+      // `@@ -a,b +c,d @@`, or for a merge with n parents `@@@ -a,b -c,d +e,f @@@` (n+1 @).
+      const m = /^(@@+) (?:-\d+(?:,\d+)? )+\+(\d+)(?:,\d+)? @@+/.exec(line);
       if (!m) return;
-      oldLeft = m[1] === undefined ? 1 : Number(m[1]);
+      columns = m[1]!.length - 1;
+      plus = "+".repeat(columns);
       newLine = Number(m[2]);
-      newLeft = m[3] === undefined ? 1 : Number(m[3]);
-      if (oldLeft > 0 || newLeft > 0) mode = "hunk";
+      mode = "hunk";
     }
   };
 
@@ -160,7 +165,7 @@ export async function scanGitRevisions(options: GitScanOptions): Promise<GitScan
     "--no-color",
     "--no-ext-diff",
     "--no-textconv",
-    "--diff-merges=first-parent",
+    "--diff-merges=dense-combined",
     "--format=%x00%x00commit %H%nAuthor: %an <%ae>%nCommitter: %cn <%ce>%n%B%x00%x00",
     ...options.revisions,
     "--",
