@@ -89,6 +89,8 @@ const HOP_BY_HOP = new Set([
 ]);
 const DEFAULT_MAX_BODY = 32 * 1024 * 1024;
 const MAX_LEAF_CACHE = 4096;
+/** Sized responses up to this many bytes are sent in one piece with their headers. */
+const SMALL_RESPONSE = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
 
 /** Starts the egress forward proxy (plain HTTP, CONNECT, TLS interception). */
@@ -219,26 +221,37 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     upReq.on("response", (upRes) => {
       status = upRes.statusCode ?? 502;
       res.writeHead(status, upRes.statusMessage, responseHeaders(upRes.rawHeaders, injected));
-      // Streams (SSE, chunked) get their headers at once; sized bodies go out with the first chunk.
-      if (upRes.headers["content-length"] === undefined) res.flushHeaders();
-      // Chunks that arrive in one tick leave in one writev (fewer TLS records and syscalls);
-      // nothing waits longer than the current tick, so streams stay unbuffered.
-      let corked = false;
-      const uncork = () => {
-        corked = false;
-        res.uncork();
-      };
-      upRes.on("data", (chunk: Buffer) => {
-        bytesOut += chunk.length;
-        if (!corked) {
-          corked = true;
-          res.cork();
-          process.nextTick(uncork);
-        }
-        if (!res.write(chunk)) upRes.pause();
-      });
-      res.on("drain", () => upRes.resume());
-      upRes.on("end", () => res.end());
+      const declared = Number(upRes.headers["content-length"] ?? Number.NaN);
+      if (declared <= SMALL_RESPONSE) {
+        // A small sized body leaves together with the headers: one TLS record, one syscall.
+        const chunks: Buffer[] = [];
+        upRes.on("data", (chunk: Buffer) => {
+          bytesOut += chunk.length;
+          chunks.push(chunk);
+        });
+        upRes.on("end", () => res.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+      } else {
+        // Streams (SSE, chunked) get their headers at once; large sized bodies with the first chunk.
+        if (Number.isNaN(declared)) res.flushHeaders();
+        // Chunks that arrive in one tick leave in one writev (fewer TLS records and syscalls);
+        // nothing waits longer than the current tick, so streams stay unbuffered.
+        let corked = false;
+        const uncork = () => {
+          corked = false;
+          res.uncork();
+        };
+        upRes.on("data", (chunk: Buffer) => {
+          bytesOut += chunk.length;
+          if (!corked) {
+            corked = true;
+            res.cork();
+            process.nextTick(uncork);
+          }
+          if (!res.write(chunk)) upRes.pause();
+        });
+        res.on("drain", () => upRes.resume());
+        upRes.on("end", () => res.end());
+      }
       upRes.on("close", () => {
         if (!upRes.complete) res.destroy();
       });
