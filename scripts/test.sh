@@ -51,11 +51,15 @@ report() {
 }
 
 build_images() {
+  # Builds behind a TLS-intercepting proxy need its CA (npm registry access).
+  local ca="${BOTTLE_EXTRA_CA_BUNDLE:-${NODE_EXTRA_CA_CERTS:-}}"
+  local ca_args=()
+  [ -n "$ca" ] && [ -f "$ca" ] && ca_args=(--extra-ca "$ca")
   # `bottle build` once the CLI has it; until then the library through a small script.
   if [ -f apps/cli/dist/bin.js ] && node apps/cli/dist/bin.js --help 2>/dev/null | grep -Eq '^  build( |$)'; then
-    node apps/cli/dist/bin.js build
+    node apps/cli/dist/bin.js build --verbose "${ca_args[@]}"
   else
-    BOTTLE_BUILD_QUIET="${BOTTLE_BUILD_QUIET:-1}" node scripts/build-images.mjs
+    node scripts/build-images.mjs "${ca_args[@]}"
   fi
 }
 
