@@ -75,3 +75,22 @@ describe("smolvm-standin", () => {
     expect(lines.at(-1)).toEqual(["machine", "fork"]);
   });
 });
+
+describe("installSmolvmStandin", () => {
+  it("writes an executable that forwards argv, output and exit codes through the stand-in server", async () => {
+    const { installSmolvmStandin } = await import("./index.js");
+    const { runProcess } = await import("./proc.js");
+    const standin = await installSmolvmStandin({ docker: path.join(dir, "no-docker") });
+    try {
+      expect(await runProcess(standin.bin, ["--version"])).toMatchObject({ exitCode: 0, stdout: "smolvm 1.9.3\n" });
+      expect(await runProcess(standin.bin, ["machine", "status", "--name", "ghost", "--json"])).toEqual({
+        exitCode: 1,
+        stdout: "",
+        stderr: "Error: config operation failed: machine status: machine 'ghost' not found\n",
+      });
+      expect(await standin.readArgv()).toEqual([["--version"], ["machine", "status", "--name", "ghost", "--json"]]);
+    } finally {
+      await standin.cleanup();
+    }
+  });
+});

@@ -40,6 +40,8 @@ interface Ctx {
   runId: string;
   docker: string;
   simulate?: string | undefined;
+  /** exec connects docker to this process's stdio (false when served over a socket). */
+  passthrough: boolean;
   out: (text: string) => void;
   err: (text: string) => void;
 }
@@ -328,7 +330,12 @@ async function exec(ctx: Ctx, p: Parsed): Promise<number> {
   const workdir = one(p, "workdir");
   if (workdir) args.push("--workdir", workdir);
   args.push(m.container, ...p.rest);
-  return (await runProcess(ctx.docker, args, { inherit: true })).exitCode;
+  if (ctx.passthrough) return (await runProcess(ctx.docker, args, { inherit: true })).exitCode;
+  // served over the stand-in socket: capture and forward (interactive execs never come this way)
+  const r = await runProcess(ctx.docker, args);
+  if (r.stdout) ctx.out(r.stdout);
+  if (r.stderr) ctx.err(r.stderr);
+  return r.exitCode;
 }
 
 async function cp(ctx: Ctx, p: Parsed): Promise<number> {
@@ -372,14 +379,16 @@ async function cp(ctx: Ctx, p: Parsed): Promise<number> {
 export async function runSmolvmStandin(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
-  io: { out: (text: string) => void; err: (text: string) => void } = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) },
+  io?: { out: (text: string) => void; err: (text: string) => void },
 ): Promise<number> {
   const ctx: Ctx = {
     stateDir: env.SMOLVM_STANDIN_STATE ?? path.join(process.cwd(), ".smolvm-standin"),
     runId: env.SMOLVM_STANDIN_RUN ?? "default",
     docker: env.SMOLVM_STANDIN_DOCKER ?? "docker",
     simulate: env.SMOLVM_STANDIN_SIMULATE,
-    ...io,
+    passthrough: io === undefined,
+    out: io?.out ?? ((t) => process.stdout.write(t)),
+    err: io?.err ?? ((t) => process.stderr.write(t)),
   };
   if (env.SMOLVM_STANDIN_ARGV_LOG) await appendFile(env.SMOLVM_STANDIN_ARGV_LOG, `${JSON.stringify(argv)}\n`);
   try {
