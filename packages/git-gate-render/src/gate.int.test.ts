@@ -252,6 +252,27 @@ describe("push through the gate", () => {
     expect(await upstreamRef("master-default", "refs/heads/agent/task-1")).toBe(sha);
   });
 
+  it("fails closed when the scanner cannot run (and does not call that a finding)", async () => {
+    // node exits 1 for a missing script, the same status as "findings".
+    const broken = await startGate(path.join(root, "gate-broken"), [upstreamPlan("main-default", `git://127.0.0.1:${upstreamDaemon.port}/main-default.git`)], env, {}, {}, [
+      process.execPath,
+      path.join(root, "no-such-scanner.js"),
+    ]);
+    try {
+      const before = await upstreamRef("main-default", "refs/heads/main");
+      const dir = path.join(root, "work", "broken-scanner");
+      await gitOk(env, root, "clone", "--quiet", broken.url("main-default"), dir);
+      await commitFile(dir, "x.txt", "x\n");
+      const push = await git(env, dir, "push", "origin", "main");
+      expect(push.code).not.toBe(0);
+      expect(push.stderr).toContain("the secret scanner");
+      expect(push.stderr).not.toContain("secrets found");
+      expect(await upstreamRef("main-default", "refs/heads/main")).toBe(before);
+    } finally {
+      await broken.stop();
+    }
+  });
+
   it("refuses to forward to an ssh upstream without a pinned key or with the wrong one", async () => {
     // Clone the upstream directly (the gate will not fetch it), then push through the gate.
     for (const name of ["nopin", "wrongpin"]) {

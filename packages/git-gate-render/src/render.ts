@@ -327,7 +327,9 @@ if [ -n "$tips" ]; then
     report=$(${scanner} git --repo "\${GIT_DIR:-.}" $refnames -- $tips --not --all 2>&1)
   fi
   status=$?
-  if [ "$status" -eq 1 ]; then
+  # Exit 1 with the findings header = findings; anything else (e.g. node failing to
+  # start, which also exits 1) = the scanner failed. Both reject the push.
+  if [ "$status" -eq 1 ] && printf '%s\\n' "$report" | grep -q "secret finding(s):"; then
     printf '%s\\n' "$report" >&2
     deny "secrets found in the pushed commits (listed above: file:line:column, rule). Remove them from the history (e.g. git rebase -i, git commit --amend) and push again."
   elif [ "$status" -ne 0 ]; then

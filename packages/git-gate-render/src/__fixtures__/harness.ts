@@ -234,6 +234,7 @@ export async function startGate(
   env: NodeJS.ProcessEnv,
   credentials: Record<string, { ssh_key?: string; token?: string }> = {},
   knownSecrets: Record<string, string> = {},
+  scanner: string[] = [process.execPath, scanBin],
 ): Promise<Gate> {
   const port = await freePort();
   const options: GitGateOptions = {
@@ -244,7 +245,7 @@ export async function startGate(
     upstreamCaFile: path.join(root, "etc/ca/upstream-ca.pem"),
     port,
     listen: "127.0.0.1",
-    scanner: [process.execPath, scanBin],
+    scanner,
   };
   const rendered = renderGitGate(upstreams, options);
   for (const file of rendered.files) {
