@@ -6,6 +6,8 @@
 export interface LeakDetector {
   /** Secret ids whose value (in any encoding) occurs in `text`. */
   findInText(text: string): string[];
+  /** Secret ids whose value occurs in a (lower-cased) host name, compared case-insensitively. */
+  findInHost(host: string): string[];
   /** Secret ids whose value (in any encoding) occurs in `body`. */
   findInBuffer(body: Buffer): string[];
   /** `text` with every known secret form replaced by `[secret:<id>]` (for audit lines). */
@@ -15,6 +17,7 @@ export interface LeakDetector {
 interface Needle {
   secret: string;
   text: string;
+  lower: string;
   bytes: Buffer;
 }
 
@@ -27,7 +30,7 @@ export function createLeakDetector(secrets: Readonly<Record<string, string>>): L
     if (value.length === 0) continue;
     const forms = new Set<string>([value]);
     if (value.length >= MIN_ENCODED_LENGTH) for (const f of encodedForms(value)) forms.add(f);
-    for (const text of forms) needles.push({ secret: id, text, bytes: Buffer.from(text, "latin1") });
+    for (const text of forms) needles.push({ secret: id, text, lower: text.toLowerCase(), bytes: Buffer.from(text, "latin1") });
   }
   // Longest first so a cheap early exit per secret stays correct.
   needles.sort((a, b) => b.text.length - a.text.length);
@@ -47,6 +50,12 @@ export function createLeakDetector(secrets: Readonly<Record<string, string>>): L
       let out = text;
       for (const n of needles) if (out.includes(n.text)) out = out.split(n.text).join(`[secret:${n.secret}]`);
       return out;
+    },
+    findInHost(host) {
+      const found = new Set<string>();
+      const h = host.toLowerCase();
+      for (const n of needles) if (!found.has(n.secret) && h.includes(n.lower)) found.add(n.secret);
+      return [...found];
     },
     findInBuffer(body) {
       const found = new Set<string>();

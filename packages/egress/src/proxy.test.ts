@@ -18,6 +18,7 @@ import {
 // Characters that differ under every encoding (/, +, =, &, %, ~, space).
 const SECRET = "sk-ant-api03-Zx9/Q+w=k&y%t~ real9";
 const GH_TOKEN = "ghp_R3alT0kenValueX9aZ8bY7cW6dV5eU4fT3";
+const DNS_SECRET = "MixedCaseDnsSecret42";
 const hosts = Object.fromEntries(TEST_HOSTS.map((h) => [h, "127.0.0.1"]));
 
 let upstream: Upstream;
@@ -39,7 +40,7 @@ const baseRoutes = () => [
 
 beforeAll(async () => {
   upstream = await startUpstream();
-  ws = await makeWorkspace(upstream.caPem, { "anthropic.key": SECRET, "gh.token": GH_TOKEN }, baseRoutes());
+  ws = await makeWorkspace(upstream.caPem, { "anthropic.key": SECRET, "gh.token": GH_TOKEN, "dns.secret": DNS_SECRET }, baseRoutes());
   proxy = await startEgressProxy({
     routesFile: ws.routesFile,
     secretsFile: ws.secretsFile,
@@ -180,6 +181,12 @@ describe("leak blocking", () => {
       const res = await get("other.test", "", build("harmless-value-42"));
       expect(res.status).toBe(200);
     }
+  });
+
+  it("blocks a secret smuggled in the host name, even lower-cased, on an allowed wildcard route", async () => {
+    const res = await proxiedHttps({ proxyPort: proxy.port, ca: ws.caPem, host: `${DNS_SECRET.toLowerCase()}.gh.test`, port: upstream.port, path: "/" });
+    expect(res.status).toBe(403);
+    expect(res.headers["x-bottle-egress-decision"]).toBe("block-leak");
   });
 
   it("finds the secret base64-encoded inside a longer value (Basic auth)", async () => {

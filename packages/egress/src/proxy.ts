@@ -166,7 +166,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
       });
 
     const match = matchRoute(cfg.routes, { host: target.host, port: target.port, method, path: target.pathname });
-    const headerLeaks = cfg.detector.findInText(`${target.path}\n${headerText(req.rawHeaders)}`);
+    const headerLeaks = [...cfg.detector.findInHost(target.host), ...cfg.detector.findInText(`${target.path}\n${headerText(req.rawHeaders)}`)];
     const allowedSecrets = match.kind === "allow" ? new Set(match.route.inject.map((i) => i.secret)) : new Set<string>();
     const urlHeaderLeak = headerLeaks.find((s) => !allowedSecrets.has(s));
     if (urlHeaderLeak !== undefined) {
@@ -306,7 +306,9 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
       });
     const match = matchRoute(cfg.routes, { host: target.host, port: target.port, method, path: target.pathname });
     const allowedSecrets = match.kind === "allow" ? new Set(match.route.inject.map((i) => i.secret)) : new Set<string>();
-    const leak = cfg.detector.findInText(`${target.path}\n${headerText(req.rawHeaders)}`).find((s) => !allowedSecrets.has(s));
+    const leak = [...cfg.detector.findInHost(target.host), ...cfg.detector.findInText(`${target.path}\n${headerText(req.rawHeaders)}`)].find(
+      (s) => !allowedSecrets.has(s),
+    );
     const refuse = (status: number, text: string) => {
       const body = Buffer.from(text);
       socket.end(
@@ -376,7 +378,8 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     const client = `${socket.remoteAddress}:${socket.remotePort}`;
     const candidates = routesForAuthority(config.routes, authority.host, authority.port);
     const first = candidates[0];
-    if (first?.passthrough) return passthroughTunnel(socket, head, authority, first, client, started);
+    // A host name carrying a secret is never resolved or tunnelled: intercept, and the request is blocked.
+    if (first?.passthrough && config.detector.findInHost(authority.host).length === 0) return passthroughTunnel(socket, head, authority, first, client, started);
 
     socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
     const firstBytes = head.length > 0 ? head : await firstData(socket);
