@@ -115,9 +115,8 @@ beforeAll(async () => {
   result = await backend.launch({
     planFor,
     ...(images ? { images } : {}),
+    stateDir: path.join(tmp, "state"), // CA from config/ca/ca.crt, /var/lib/bottle ← state/bundle
     bundleFiles,
-    caCertPem: ca.certPem,
-    bundleStateDir,
     imageCacheDir: path.join(tmp, "images"),
     readyTimeoutMs: 90_000,
     log: (line) => logs.push(line),
@@ -231,7 +230,7 @@ describe("smolvm backend (against smolvm-standin unless BOTTLE_SMOLVM_BIN is set
   });
 
   it("commands run as the agent user; the agent reaches the bundle by its address", async () => {
-    expect((await backend.exec(result.plan, ["id", "-un"])).stdout.trim()).toBe("node");
+    expect((await backend.exec(plan0.slug, ["id", "-un"])).stdout.trim()).toBe("node");
     const r = await backend.exec(result.plan, ["curl", "-fsS", "--max-time", "5", `http://${result.bundleAddress}:9000/healthz`]);
     expect(r.exitCode).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ ok: true, path: "/healthz" });
@@ -242,12 +241,17 @@ describe("smolvm backend (against smolvm-standin unless BOTTLE_SMOLVM_BIN is set
     const signalled = await backend.reload(result.plan, [{ path: "/etc/bottle/routes.json", content: routes, mode: 0o644 }]);
     expect(signalled).toEqual(["egress"]);
     expect(await sh(plan0.machines.bundle, "cat /etc/bottle/routes.json; ls /etc/bottle | grep -c bottle-new || true")).toBe(`${routes.trim()}\n0`);
+    // from the state dir, as `bottle apply` writes it (temp-then-rename on the host)
+    const routes2 = '{"version":1,"routes":[{"id":"r1-api.example.com"}]}\n';
+    await writeFile(path.join(tmp, "state", "config", "routes.json"), routes2);
+    expect(await backend.reload(result.plan, { stateDir: path.join(tmp, "state") })).toEqual(["egress"]);
+    expect(await sh(plan0.machines.bundle, "cat /etc/bottle/routes.json; stat -c '%a' /run/bottle/secrets/secrets.json")).toBe(`${routes2.trim()}\n600`);
     // /var/lib/bottle is the host's <state>/bundle
-    expect(await readFile(path.join(bundleStateDir, "signals.log"), "utf8")).toBe("egress HUP\n");
+    expect(await readFile(path.join(bundleStateDir, "signals.log"), "utf8")).toBe("egress HUP\negress HUP\n");
   });
 
   it("logs, list and errors", async () => {
-    expect(await backend.logs(plan0)).toContain("fake supervisor: run --config /etc/bottle/daemons.json");
+    expect(await backend.logs(plan0.slug)).toContain("fake supervisor: run --config /etc/bottle/daemons.json");
     const listing = (await backend.list()).find((b) => b.slug === plan0.slug);
     expect(listing?.machines.map((m) => `${m.role} ${m.state}`).sort()).toEqual(["agent running", "bundle running"]);
 

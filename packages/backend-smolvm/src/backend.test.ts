@@ -45,7 +45,7 @@ describe("smolvm backend against a scripted CLI", () => {
     await writeFile(log, "");
     const backend = createSmolvmBackend({ bin, env: { ...process.env, FAKE_LOG: log } });
     const error = await backend
-      .launch({ planFor: () => plan(), bundleFiles: [], caCertPem: "", images: { bundle: "/x/bundle.tar", agent: "/x/agent.tar" } })
+      .launch({ planFor: () => plan(), bundleFiles: [], caCertPem: "-----BEGIN CERTIFICATE-----", images: { bundle: "/x/bundle.tar", agent: "/x/agent.tar" } })
       .catch((e: unknown) => e);
     expect(BottleError.isInstance(error) && error.code).toBe("SMOLVM_KVM_UNAVAILABLE");
     expect((error as BottleError).hint).toMatch(/modprobe/);
@@ -58,6 +58,14 @@ describe("smolvm backend against a scripted CLI", () => {
       `machine stop --name ${bundle}`,
       `machine delete --name ${bundle}`,
     ]);
+  });
+
+  it("launch without bundle files or CA says what it needs before touching smolvm", async () => {
+    await writeFile(log, "");
+    const backend = createSmolvmBackend({ bin, env: { ...process.env, FAKE_LOG: log } });
+    const error = await backend.launch({ planFor: () => plan() }).catch((e: unknown) => e);
+    expect(BottleError.isInstance(error) && error.code).toBe("SMOLVM_LAUNCH_INPUT");
+    expect(await readFile(log, "utf8")).toBe("");
   });
 
   it("list groups managed machines by slug and ignores the rest", async () => {

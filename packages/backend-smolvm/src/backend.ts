@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { fingerprintSha256 } from "@bottle/ca";
 import { BottleError } from "@bottle/errors";
-import { LABELS, type BottlePlan } from "@bottle/plan";
+import { AGENT_USER, LABELS, type BottlePlan } from "@bottle/plan";
 import {
   machineCopyInArgs,
   machineCreateArgs,
@@ -48,10 +48,16 @@ export interface SmolvmLaunchInput {
    * `(addr) => resolvePlan(manifest, name, { manifestPath, backend: "smolvm", bundleAddress: addr })`.
    */
   planFor: (bundleAddress?: string) => BottlePlan;
+  /**
+   * `<state>` as @bottle/state lays it out (docs/bundle-contract.md). When given, the
+   * defaults below come from it: bundleFiles from `config/` + `secrets/`, caCertPem from
+   * `config/ca/ca.crt`, bundleStateDir = `bundle/`.
+   */
+  stateDir?: string;
   /** Everything the bundle reads, at guest paths (see bundleFilesFromState). */
-  bundleFiles: BundleFile[];
+  bundleFiles?: BundleFile[];
   /** The bottle CA certificate (PEM) the agent trusts. */
-  caCertPem: string;
+  caCertPem?: string;
   /** Host folder mounted read-write at plan.bundle.paths.state (`<state>/bundle`): supervise requests, audit, mirrors. */
   bundleStateDir?: string;
   /** Archive paths (or references) handed to smolvm as-is; default: derived `docker save` archives of the plan's images. */
@@ -92,17 +98,39 @@ export interface DoctorReport {
   checks: DoctorCheck[];
 }
 
-export type MachinesRef = Pick<BottlePlan, "machines">;
+/** A plan, or just the bottle's slug (machine names are `bottle-<slug>-bundle|agent`). */
+export type BottleRef = Pick<BottlePlan, "machines"> | string;
+
+function machinesOf(target: BottleRef): BottlePlan["machines"] {
+  return typeof target === "string" ? { bundle: `bottle-${target}-bundle`, agent: `bottle-${target}-agent` } : target.machines;
+}
+
+function agentOf(target: BottlePlan | string): { machine: string; user: string; home: string; workdir?: string } {
+  if (typeof target === "string") return { machine: machinesOf(target).agent, user: AGENT_USER.name, home: AGENT_USER.home };
+  const ws = target.agent.workspace;
+  return { machine: target.machines.agent, user: target.agent.user, home: target.agent.home, ...(ws ? { workdir: ws.guestPath } : {}) };
+}
+
+/** `<state>/config`, `<state>/secrets` → the bundle files (contract layout). */
+export function stateBundleLayout(stateDir: string): { config: string; secrets: string; bundle: string; caCert: string } {
+  return {
+    config: path.join(stateDir, "config"),
+    secrets: path.join(stateDir, "secrets"),
+    bundle: path.join(stateDir, "bundle"),
+    caCert: path.join(stateDir, "config", "ca", "ca.crt"),
+  };
+}
 
 export interface SmolvmBackend {
   readonly name: "smolvm";
   launch(input: SmolvmLaunchInput): Promise<SmolvmLaunchResult>;
-  stop(target: MachinesRef, options?: { logsDir?: string }): Promise<void>;
+  stop(target: BottleRef, options?: { logsDir?: string }): Promise<void>;
   list(): Promise<BottleListing[]>;
-  logs(target: MachinesRef): Promise<string>;
-  exec(plan: BottlePlan, command: string[], options?: MachineExecOptions): Promise<RunResult>;
-  attach(plan: BottlePlan, command?: string[]): Promise<number>;
-  reload(plan: BottlePlan, files: BundleFile[]): Promise<string[]>;
+  logs(target: BottleRef): Promise<string>;
+  exec(target: BottlePlan | string, command: string[], options?: MachineExecOptions): Promise<RunResult>;
+  attach(target: BottlePlan | string, command?: string[]): Promise<number>;
+  /** Sends changed bundle files (or every file of `<state>/config` + `secrets`) and signals reloadable daemons. */
+  reload(plan: BottlePlan, files: BundleFile[] | { stateDir: string }): Promise<string[]>;
   cleanup(options?: { slug?: string; keep?: (slug: string) => boolean }): Promise<string[]>;
   doctor(): Promise<DoctorReport>;
 }
@@ -206,6 +234,16 @@ export function createSmolvmBackend(options: SmolvmCliOptions = {}): SmolvmBacke
       const warnings: string[] = [];
       const readyTimeoutMs = input.readyTimeoutMs ?? 120_000;
       const first = input.planFor(undefined);
+      const fromState = input.stateDir ? stateBundleLayout(input.stateDir) : undefined;
+      const bundleFiles = input.bundleFiles ?? (fromState ? await bundleFilesFromState(fromState, first) : undefined);
+      const caCertPem = input.caCertPem ?? (fromState ? await readFile(fromState.caCert, "utf8").catch(() => undefined) : undefined);
+      const bundleStateDir = input.bundleStateDir ?? fromState?.bundle;
+      if (!bundleFiles || !caCertPem) {
+        throw new BottleError("smolvm launch needs the bundle files and the bottle CA", {
+          code: "SMOLVM_LAUNCH_INPUT",
+          hint: "pass stateDir (rendered by @bottle/state), or bundleFiles and caCertPem",
+        });
+      }
       if (first.backend !== "smolvm") {
         throw new BottleError(`the plan is for the ${first.backend} backend`, { code: "SMOLVM_WRONG_PLAN", hint: "resolve the plan with backend: \"smolvm\"" });
       }
@@ -225,7 +263,7 @@ export function createSmolvmBackend(options: SmolvmCliOptions = {}): SmolvmBacke
             cpus: res.cpus,
             memoryMib: res.memoryMib,
             network: first.networks.internal,
-            ...(input.bundleStateDir ? { volumes: [{ host: input.bundleStateDir, guest: first.bundle.paths.state }] } : {}),
+            ...(bundleStateDir ? { volumes: [{ host: bundleStateDir, guest: first.bundle.paths.state }] } : {}),
             command: bundleWorkload(first),
           }),
         );
@@ -243,8 +281,8 @@ export function createSmolvmBackend(options: SmolvmCliOptions = {}): SmolvmBacke
         }
         log(`smolvm: bundle ${bundle} is at ${bundleAddress}`);
         await execIn(bundle, ["mkdir", "-p", "-m", "0700", GUEST_STAGING_DIR]);
-        await sendArchive(bundle, "bundle-files.tar", bundleFileEntries(input.bundleFiles), (archive) => bundleUnpackScript(archive, input.bundleFiles));
-        log(`smolvm: copied ${input.bundleFiles.length} bundle files`);
+        await sendArchive(bundle, "bundle-files.tar", bundleFileEntries(bundleFiles), (archive) => bundleUnpackScript(archive, bundleFiles));
+        log(`smolvm: copied ${bundleFiles.length} bundle files`);
         if (input.waitBundleHealthy ?? true) {
           const deadline = Date.now() + readyTimeoutMs;
           for (;;) {
@@ -285,7 +323,7 @@ export function createSmolvmBackend(options: SmolvmCliOptions = {}): SmolvmBacke
         created.push(agent);
         await cli().run(machineStartArgs(agent));
         await waitReady(agent, readyTimeoutMs);
-        const caFingerprint = await provisionAgent(plan, input.caCertPem, log, warnings);
+        const caFingerprint = await provisionAgent(plan, caCertPem, log, warnings);
         return { plan, bundleAddress, machines: plan.machines, caFingerprint, warnings };
       } catch (error) {
         for (const name of created.reverse()) await removeMachine(name).catch(() => {});
@@ -298,8 +336,8 @@ export function createSmolvmBackend(options: SmolvmCliOptions = {}): SmolvmBacke
         const text = await backend.logs(target).catch((error: unknown) => `could not read the bundle log: ${(error as Error).message}\n`);
         await writeFile(path.join(options.logsDir, "bundle.log"), text, { mode: 0o600 });
       }
-      await removeMachine(target.machines.agent);
-      await removeMachine(target.machines.bundle);
+      await removeMachine(machinesOf(target).agent);
+      await removeMachine(machinesOf(target).bundle);
     },
 
     async list() {
@@ -315,25 +353,26 @@ export function createSmolvmBackend(options: SmolvmCliOptions = {}): SmolvmBacke
     },
 
     async logs(target) {
-      return (await execIn(target.machines.bundle, ["sh", "-c", `cat ${BUNDLE_LOG_FILE} 2>/dev/null || true`])).stdout;
+      return (await execIn(machinesOf(target).bundle, ["sh", "-c", `cat ${BUNDLE_LOG_FILE} 2>/dev/null || true`])).stdout;
     },
 
-    async exec(plan, command, o = {}) {
-      const argv = machineExecArgs(plan.machines.agent, asAgentUser(plan, command), o);
-      return cli().try(argv);
+    async exec(target, command, o = {}) {
+      const a = agentOf(target);
+      return cli().try(machineExecArgs(a.machine, asAgentUser(a, command), o));
     },
 
-    async attach(plan, command) {
-      const ws = plan.agent.workspace;
-      const argv = machineExecArgs(plan.machines.agent, asAgentUser(plan, command ?? plan.agent.command), {
+    async attach(target, command) {
+      const a = agentOf(target);
+      const argv = machineExecArgs(a.machine, asAgentUser(a, command ?? (typeof target === "string" ? ["bash", "-l"] : target.agent.command)), {
         interactive: true,
         tty: process.stdin.isTTY === true,
-        ...(ws ? { workdir: ws.guestPath } : {}),
+        ...(a.workdir ? { workdir: a.workdir } : {}),
       });
       return cli().attach(argv);
     },
 
-    async reload(plan, files) {
+    async reload(plan, filesOrState) {
+      const files = Array.isArray(filesOrState) ? filesOrState : await bundleFilesFromState(stateBundleLayout(filesOrState.stateDir), plan);
       // written beside their targets as .bottle-new, then renamed: the daemons never read half a file
       const renames = files.map((f) => `mv -f ${shellQuote(`${f.path}.bottle-new`)} ${shellQuote(f.path)}`);
       const chmods = files.map((f) => `chmod ${f.mode.toString(8).padStart(4, "0")} ${shellQuote(`${f.path}.bottle-new`)}`);

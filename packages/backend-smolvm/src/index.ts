@@ -1,5 +1,5 @@
-export { smolvmBackend, createSmolvmBackend, bundleFilesFromState } from "./backend.js";
-export type { SmolvmBackend, SmolvmLaunchInput, SmolvmLaunchResult, BottleListing, DoctorCheck, DoctorReport, MachinesRef } from "./backend.js";
+export { smolvmBackend, createSmolvmBackend, bundleFilesFromState, stateBundleLayout } from "./backend.js";
+export type { SmolvmBackend, SmolvmLaunchInput, SmolvmLaunchResult, BottleListing, DoctorCheck, DoctorReport, BottleRef } from "./backend.js";
 export * from "./args.js";
 export { mapSmolvmError, smolvmNotFoundError, SMOLVM_ERROR_PATTERNS, type SmolvmFailure } from "./errors.js";
 export { parseMachineList, parseMachineStatus, parseGuestAddress, type SmolvmMachine } from "./parse.js";

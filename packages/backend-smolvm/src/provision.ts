@@ -91,12 +91,12 @@ export function renderAgentGitconfig(plan: BottlePlan): string {
 export const AGENT_GITCONFIG_PATH = "/etc/gitconfig";
 
 /** Runs a command as the agent's user with its HOME (exec runs as the image's user, root here). */
-export function asAgentUser(plan: BottlePlan, command: string[]): string[] {
-  return ["runuser", "-u", plan.agent.user, "--", "env", `HOME=${plan.agent.home}`, ...command];
+export function asAgentUser(agent: { user: string; home: string }, command: string[]): string[] {
+  return ["runuser", "-u", agent.user, "--", "env", `HOME=${agent.home}`, ...command];
 }
 
 export function mcpAddCommand(plan: BottlePlan): string[] {
-  return asAgentUser(plan, ["claude", "mcp", "add", "--transport", "http", "supervise", plan.supervise.url]);
+  return asAgentUser(plan.agent, ["claude", "mcp", "add", "--transport", "http", "supervise", plan.supervise.url]);
 }
 
 /** Ownership and modes of what was copied for the agent user (prompt, skills, workspace). */
