@@ -2,7 +2,7 @@ import path from "node:path";
 import { BottleError } from "@bottle/errors";
 import { closest } from "@bottle/manifest";
 import { resolvePlan, type BottlePlan } from "@bottle/plan";
-import { listMetadata, stateLayout, stateRoot, type BottleMetadata, type StateLayout } from "@bottle/state";
+import { listMetadata, stateDirFor, stateLayout, stateRoot, type BottleMetadata, type StateLayout } from "@bottle/state";
 import { loadManifest } from "./manifest-file.js";
 
 export interface Target {
@@ -15,7 +15,7 @@ export async function findTarget(nameOrSlug: string): Promise<Target> {
   const all = await listMetadata();
   const bySlug = all.find((m) => m.slug === nameOrSlug);
   const matches = bySlug ? [bySlug] : all.filter((m) => m.bottle === nameOrSlug && !m.stoppedAt);
-  if (matches.length === 1) return { metadata: matches[0]!, layout: stateLayout(matches[0]!.slug) };
+  if (matches.length === 1) return { metadata: matches[0]!, layout: stateLayout(stateDirFor(matches[0]!.slug)) };
   if (matches.length > 1) {
     throw new BottleError(`${matches.length} running bottles are named "${nameOrSlug}"`, {
       code: "CLI_AMBIGUOUS_BOTTLE",

@@ -1,6 +1,7 @@
 import os from "node:os";
 import path from "node:path";
 import type { BottlePlan } from "@bottle/plan";
+import { expandHome, stateLayout } from "@bottle/state";
 import { stringify } from "yaml";
 
 /** Extra label on every container we create: which part of the bottle it is. */
@@ -39,24 +40,6 @@ export interface RenderComposeOptions {
   homeDir?: string;
   /** Bundle healthcheck timing; defaults suit a cold start on a small machine. */
   health?: { interval?: string; timeout?: string; retries?: number; startPeriod?: string };
-}
-
-/** Host-side layout of a state dir, per docs/bundle-contract.md. */
-export function stateLayout(stateDir: string) {
-  return {
-    root: stateDir,
-    config: path.join(stateDir, "config"),
-    secrets: path.join(stateDir, "secrets"),
-    bundle: path.join(stateDir, "bundle"),
-    logs: path.join(stateDir, "logs"),
-    composeFile: path.join(stateDir, "compose.yaml"),
-    metadata: path.join(stateDir, "metadata.json"),
-  };
-}
-
-export function expandHome(p: string, homeDir: string = os.homedir()): string {
-  if (p === "~") return homeDir;
-  return p.startsWith("~/") ? path.join(homeDir, p.slice(2)) : p;
 }
 
 /**

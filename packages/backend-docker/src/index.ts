@@ -1,4 +1,4 @@
-export { renderCompose, composeDocument, stateLayout, expandHome, ROLE_LABEL, STATE_DIR_LABEL, SERVICES, BUNDLE_CAPABILITIES, AGENT_CAPABILITIES, type RenderComposeOptions } from "./compose.js";
+export { renderCompose, composeDocument, ROLE_LABEL, STATE_DIR_LABEL, SERVICES, BUNDLE_CAPABILITIES, AGENT_CAPABILITIES, type RenderComposeOptions } from "./compose.js";
 export { renderAgentGitconfigFile, DEFAULT_AGENT_IDENTITY, type AgentGitIdentity } from "./gitconfig.js";
 export { DockerCli, checkEngine, detectCompose, parseVersion, type ComposeCommand, type ComposeFlavour } from "./engine.js";
 export { DEFAULT_TOOLS, type DockerTools } from "./exec.js";
@@ -20,7 +20,6 @@ export {
   type AttachOptions,
   type DoctorCheck,
 } from "./status.js";
-export { defaultStateRoot, defaultStateDir, prepareStateDir, readMetadata, writeMetadata, writeSecretFiles, type BottleMetadata } from "./state.js";
 export type { ProgressEvent, ProgressListener } from "./progress.js";
 export { dockerBackend, type DockerBackend } from "./backend.js";
 export * from "./images/index.js";

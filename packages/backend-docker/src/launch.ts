@@ -1,17 +1,17 @@
 import { writeFile } from "node:fs/promises";
 import { BottleError } from "@bottle/errors";
 import { LABELS, type BottlePlan } from "@bottle/plan";
-import { renderCompose, SERVICES, stateLayout, type RenderComposeOptions } from "./compose.js";
+import { prepareStateDir, writeMetadata, writeSecretFiles, type BottleMetadata } from "@bottle/state";
+import { renderCompose, SERVICES, type RenderComposeOptions } from "./compose.js";
 import { DockerCli, commandError } from "./engine.js";
 import { tail, type DockerTools } from "./exec.js";
 import { createNetworks, removeNetworks, type BottleNetworks } from "./networks.js";
 import type { ProgressListener } from "./progress.js";
 import { provisionAgent, type ProvisionReport } from "./provision.js";
-import { prepareStateDir, writeMetadata, writeSecretFiles, type BottleMetadata } from "./state.js";
 import { dumpComposeLogs, removeContainersBySlug } from "./teardown.js";
 
 export interface LaunchOptions {
-  /** `<state>`: absolute; see defaultStateDir(plan.slug). */
+  /** `<state>`: absolute; see stateDirFor(plan.slug) in @bottle/state. */
   stateDir: string;
   /** Secret values by planned secret id (read from the host by the caller); written 0600 for the bundle. */
   secrets?: Readonly<Record<string, string>>;

@@ -3,7 +3,7 @@ import path from "node:path";
 import { BottleError } from "@bottle/errors";
 import type { BottlePlan } from "@bottle/plan";
 import { execa } from "execa";
-import { expandHome, stateLayout } from "./compose.js";
+import { expandHome, stateLayout } from "@bottle/state";
 import type { DockerCli } from "./engine.js";
 import { tail } from "./exec.js";
 import { renderAgentGitconfigFile, type AgentGitIdentity } from "./gitconfig.js";

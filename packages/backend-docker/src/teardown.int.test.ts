@@ -7,7 +7,7 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STATE_DIR_LABEL } from "./compose.js";
 import { DockerCli } from "./engine.js";
-import { readMetadata, writeMetadata } from "./state.js";
+import { readMetadata, writeMetadata } from "@bottle/state";
 import { cleanupOrphans } from "./teardown.js";
 
 const run = TEST_RUN_ID.replace(/[^a-z0-9]/g, "");

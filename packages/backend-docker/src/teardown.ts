@@ -1,15 +1,15 @@
 import { access, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { LABELS, type BottlePlan } from "@bottle/plan";
-import { ROLE_LABEL, STATE_DIR_LABEL, stateLayout } from "./compose.js";
+import { prepareStateDir, readMetadata, retireState, stateDirFor, stateLayout, writeMetadata } from "@bottle/state";
+import { ROLE_LABEL, STATE_DIR_LABEL } from "./compose.js";
 import { DockerCli } from "./engine.js";
 import type { DockerTools } from "./exec.js";
 import { removeNetworks } from "./networks.js";
 import type { ProgressListener } from "./progress.js";
-import { defaultStateDir, prepareStateDir, readMetadata, writeMetadata } from "./state.js";
 
 export interface StopOptions {
-  /** Default: defaultStateDir(plan.slug). */
+  /** Default: stateDirFor(plan.slug). */
   stateDir?: string;
   /**
    * Host user who should own what the bundle (root inside) wrote into `<state>/bundle`.
@@ -35,7 +35,7 @@ export interface StopReport {
  */
 export async function stopBottle(plan: BottlePlan, options: StopOptions = {}): Promise<StopReport> {
   const cli = options.cli ?? (await DockerCli.connect(options.tools));
-  const stateDir = options.stateDir ?? defaultStateDir(plan.slug);
+  const stateDir = options.stateDir ?? stateDirFor(plan.slug);
   const progress = options.onProgress ?? (() => {});
   const report: StopReport = { containers: [], networks: [] };
 
@@ -162,7 +162,7 @@ export async function cleanupOrphans(options: CleanupOptions = {}): Promise<Clea
   const slugs = [...new Set([...containers, ...networks].map((o) => o.slug))].sort();
   for (const slug of slugs) {
     const own = { containers: containers.filter((c) => c.slug === slug), networks: networks.filter((n) => n.slug === slug) };
-    const stateDir = [...own.containers, ...own.networks].find((o) => o.stateDir)?.stateDir ?? (slug ? defaultStateDir(slug) : undefined);
+    const stateDir = [...own.containers, ...own.networks].find((o) => o.stateDir)?.stateDir ?? (slug ? stateDirFor(slug) : undefined);
     const metadata = stateDir ? await readMetadata(stateDir) : undefined;
     let reason: string | undefined;
     if (!slug) reason = "no bottle slug label";
@@ -180,6 +180,7 @@ export async function cleanupOrphans(options: CleanupOptions = {}): Promise<Clea
     if (metadata && stateDir) {
       const { pid: _pid, ...rest } = metadata;
       await writeMetadata(stateDir, { ...rest, stoppedAt: rest.stoppedAt ?? new Date().toISOString() }).catch(() => undefined);
+      await retireState(stateDir);
     }
     options.onProgress?.({ step: "teardown", message: `removed leftovers of ${slug || "an unlabelled bottle"}: ${reason}` });
   }

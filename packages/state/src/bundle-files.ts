@@ -4,13 +4,14 @@ import { createBottleCa, fingerprintSha256, type PemPair } from "@bottle/ca";
 import { BottleError } from "@bottle/errors";
 import { renderRoutesFile, parseRoutesFile } from "@bottle/egress";
 import { renderGitGate } from "@bottle/git-gate-render";
-import { renderPipelockConfig } from "@bottle/pipelock";
+import { renderPipelockConfig, renderPipelockSecretsFile } from "@bottle/pipelock";
 import type { BottlePlan, EgressRoutePlan } from "@bottle/plan";
 import { mkdirPrivate, writeFileAtomic } from "./fs.js";
-import type { StateLayout } from "./layout.js";
+import { stateLayout, type StateLayout } from "./layout.js";
+import { writeSecretFiles } from "./secrets.js";
 
 export interface BundleFilesInput {
-  /** Secret values by id, from resolveSecrets. */
+  /** Secret values by id, from resolveSecrets; written 0600 for the bundle only. */
   secrets: Record<string, string>;
   /** The bottle's internal network, for pipelock's SSRF allowlist. */
   internalCidr?: string;
@@ -18,11 +19,13 @@ export interface BundleFilesInput {
   approvedRoutes?: EgressRoutePlan[];
 }
 
-/** Creates the state dir folders with the modes the bundle contract requires. */
-export async function prepareStateDir(layout: StateLayout): Promise<void> {
-  for (const dir of [layout.root, layout.config, layout.ca, layout.gitGate, layout.secrets, layout.logs]) await mkdirPrivate(dir);
-  for (const dir of [layout.bundle, layout.requests, path.join(layout.bundle, "audit"), path.join(layout.bundle, "git")]) await mkdirPrivate(dir);
-  // the bundle's config dir must be traversable by the bundle (it bind-mounts it read-only)
+/** Creates `<state>` and its folders, all 0700 (the bundle reads them as root). */
+export async function prepareStateDir(stateDir: string): Promise<StateLayout> {
+  const layout = stateLayout(stateDir);
+  for (const dir of [layout.root, layout.config, layout.ca, layout.gitGate, layout.secrets, layout.logs, layout.bundle, layout.requests]) {
+    await mkdirPrivate(dir);
+  }
+  return layout;
 }
 
 /** Loads the bottle CA from the state dir, creating it on first launch. */
@@ -71,23 +74,13 @@ export async function writeBundleFiles(layout: StateLayout, plan: BottlePlan, in
       caKey: `${paths.ca}/ca.key`,
     });
     await writeFileAtomic(path.join(layout.config, "pipelock.yaml"), yaml, 0o644);
-    await writeFileAtomic(path.join(layout.secrets, "pipelock-secrets.txt"), Object.values(input.secrets).map((v) => `${v}\n`).join(""), 0o600);
+    await writeFileAtomic(path.join(layout.secrets, "pipelock-secrets.txt"), renderPipelockSecretsFile(Object.values(input.secrets)), 0o600);
   }
 
   const upstreamCa = [plan.ca.extraCaBundle ? await readExtraCa(plan.ca.extraCaBundle) : "", plan.ca.egressTrustsBottleCaUpstream ? ca.certPem : ""].filter(Boolean).join("\n");
   if (upstreamCa) await writeFileAtomic(path.join(layout.ca, "upstream-ca.pem"), upstreamCa, 0o644);
 
-  await mkdirPrivate(layout.secrets);
-  await writeFileAtomic(path.join(layout.secrets, "secrets.json"), `${JSON.stringify(input.secrets)}\n`, 0o600);
-  for (const upstream of plan.git.upstreams) {
-    if (!upstream.credential) continue;
-    const value = input.secrets[upstream.credential];
-    if (value === undefined) continue;
-    const dir = path.join(layout.secrets, "git", upstream.name);
-    await mkdirPrivate(path.dirname(dir));
-    await mkdirPrivate(dir);
-    await writeFileAtomic(path.join(dir, upstream.transport === "ssh" ? "ssh_key" : "token"), value, 0o600);
-  }
+  await writeSecretFiles(plan, layout.root, input.secrets);
 }
 
 /** Re-renders routes.json (manifest routes + approved ones); an invalid result is never written. */

@@ -1,7 +1,7 @@
-export { stateRoot, stateLayout, type StateLayout } from "./layout.js";
+export { stateRoot, stateDirFor, stateLayout, expandHome, type StateLayout } from "./layout.js";
 export { writeFileAtomic, mkdirPrivate } from "./fs.js";
-export { resolveSecrets, type SecretReadContext } from "./secrets.js";
-export { writeMetadata, readMetadata, listMetadata, retireState, removeState, type BottleMetadata } from "./metadata.js";
+export { resolveSecrets, writeSecretFiles, type SecretReadContext } from "./secrets.js";
+export { writeMetadata, readMetadata, listMetadata, retireState, type BottleMetadata } from "./metadata.js";
 export {
   prepareStateDir,
   ensureBottleCa,

@@ -7,7 +7,12 @@ export function stateRoot(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(base, "bottle");
 }
 
-/** Folders of one bottle's state dir; see docs/bundle-contract.md for what mounts where. */
+/** `<state root>/<slug>`: one bottle's state dir. */
+export function stateDirFor(slug: string, env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(stateRoot(env), slug);
+}
+
+/** Folders and files of one bottle's state dir; see docs/bundle-contract.md for what mounts where. */
 export interface StateLayout {
   root: string;
   metadata: string;
@@ -25,19 +30,24 @@ export interface StateLayout {
   composeFile: string;
 }
 
-export function stateLayout(slug: string, root = stateRoot()): StateLayout {
-  const dir = path.join(root, slug);
+export function stateLayout(stateDir: string): StateLayout {
   return {
-    root: dir,
-    metadata: path.join(dir, "metadata.json"),
-    config: path.join(dir, "config"),
-    ca: path.join(dir, "config", "ca"),
-    gitGate: path.join(dir, "config", "git-gate"),
-    secrets: path.join(dir, "secrets"),
-    bundle: path.join(dir, "bundle"),
-    requests: path.join(dir, "bundle", "requests"),
-    logs: path.join(dir, "logs"),
-    approvedRoutes: path.join(dir, "approved-routes.json"),
-    composeFile: path.join(dir, "compose.yaml"),
+    root: stateDir,
+    metadata: path.join(stateDir, "metadata.json"),
+    config: path.join(stateDir, "config"),
+    ca: path.join(stateDir, "config", "ca"),
+    gitGate: path.join(stateDir, "config", "git-gate"),
+    secrets: path.join(stateDir, "secrets"),
+    bundle: path.join(stateDir, "bundle"),
+    requests: path.join(stateDir, "bundle", "requests"),
+    logs: path.join(stateDir, "logs"),
+    approvedRoutes: path.join(stateDir, "approved-routes.json"),
+    composeFile: path.join(stateDir, "compose.yaml"),
   };
+}
+
+/** `~/x` → `<home>/x`; other paths unchanged. */
+export function expandHome(p: string, homeDir: string = os.homedir()): string {
+  if (p === "~") return homeDir;
+  return p.startsWith("~/") ? path.join(homeDir, p.slice(2)) : p;
 }

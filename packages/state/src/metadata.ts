@@ -22,13 +22,15 @@ export interface BottleMetadata {
   stoppedAt?: string;
 }
 
-export async function writeMetadata(metadata: BottleMetadata, root = stateRoot()): Promise<void> {
-  await writeFileAtomic(stateLayout(metadata.slug, root).metadata, `${JSON.stringify(metadata, null, 2)}\n`, 0o600);
+/** Written before anything exists in the engine, so cleanup can always judge leftovers. */
+export async function writeMetadata(stateDir: string, metadata: BottleMetadata): Promise<void> {
+  await writeFileAtomic(stateLayout(stateDir).metadata, `${JSON.stringify(metadata, null, 2)}\n`, 0o600);
 }
 
-export async function readMetadata(slug: string, root = stateRoot()): Promise<BottleMetadata | undefined> {
+/** The metadata, or undefined when there is none (or it cannot be parsed). */
+export async function readMetadata(stateDir: string): Promise<BottleMetadata | undefined> {
   try {
-    return JSON.parse(await readFile(stateLayout(slug, root).metadata, "utf8")) as BottleMetadata;
+    return JSON.parse(await readFile(stateLayout(stateDir).metadata, "utf8")) as BottleMetadata;
   } catch {
     return undefined;
   }
@@ -42,17 +44,11 @@ export async function listMetadata(root = stateRoot()): Promise<BottleMetadata[]
   } catch {
     return [];
   }
-  const all = await Promise.all(entries.map((slug) => readMetadata(slug, root)));
+  const all = await Promise.all(entries.map((slug) => readMetadata(path.join(root, slug))));
   return all.filter((m): m is BottleMetadata => m !== undefined).sort((a, b) => b.startedAt.localeCompare(a.startedAt));
 }
 
-/** Removes secrets and rendered config but keeps logs, so a stopped bottle can be inspected. */
-export async function retireState(slug: string, root = stateRoot()): Promise<void> {
-  const layout = stateLayout(slug, root);
-  await rm(layout.secrets, { recursive: true, force: true });
-  await rm(layout.metadata, { force: true });
-}
-
-export async function removeState(slug: string, root = stateRoot()): Promise<void> {
-  await rm(path.join(root, slug), { recursive: true, force: true });
+/** After stop: drops the secrets, keeps logs, config and metadata (marked stopped) for inspection. */
+export async function retireState(stateDir: string): Promise<void> {
+  await rm(stateLayout(stateDir).secrets, { recursive: true, force: true });
 }

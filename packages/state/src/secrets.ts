@@ -3,6 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { BottleError } from "@bottle/errors";
 import type { BottlePlan } from "@bottle/plan";
+import { mkdirPrivate, writeFileAtomic } from "./fs.js";
+import { stateLayout } from "./layout.js";
 
 export interface SecretReadContext {
   env?: NodeJS.ProcessEnv;
@@ -41,4 +43,37 @@ export async function resolveSecrets(plan: BottlePlan, ctx: SecretReadContext = 
     });
   }
   return values;
+}
+
+/**
+ * Writes `<state>/secrets/secrets.json` (every planned secret, by id) and the gate's
+ * credential files `git/<upstream>/ssh_key` or `git/<upstream>/token`, all 0600 in 0700
+ * folders. Only the bundle mounts this folder.
+ */
+export async function writeSecretFiles(plan: BottlePlan, stateDir: string, values: Readonly<Record<string, string>>): Promise<string[]> {
+  const missing = plan.secrets.filter((s) => values[s.id] === undefined).map((s) => s.id);
+  if (missing.length) {
+    throw new BottleError(`missing values for planned secrets: ${missing.join(", ")}`, {
+      code: "SECRET_MISSING",
+      hint: "Set the environment variables or create the files the manifest references (`bottle plan` lists them).",
+    });
+  }
+  const dir = stateLayout(stateDir).secrets;
+  await mkdirPrivate(dir);
+  const all = Object.fromEntries(plan.secrets.map((s) => [s.id, values[s.id]!]));
+  const written = [await writeFileAtomic(path.join(dir, "secrets.json"), `${JSON.stringify(all, null, 2)}\n`, 0o600)];
+  for (const upstream of plan.git.upstreams) {
+    if (!upstream.credential) continue;
+    const value = values[upstream.credential]!;
+    const folder = path.join(dir, "git", upstream.name);
+    await mkdirPrivate(path.join(dir, "git"));
+    await mkdirPrivate(folder);
+    // ssh refuses a key file without its final newline; tokens must not carry one
+    written.push(
+      upstream.transport === "ssh"
+        ? await writeFileAtomic(path.join(folder, "ssh_key"), value.endsWith("\n") ? value : `${value}\n`, 0o600)
+        : await writeFileAtomic(path.join(folder, "token"), value.trim(), 0o600),
+    );
+  }
+  return written;
 }

@@ -18,7 +18,7 @@ export function registerLifecycle(program: Command, output: Output): void {
       const { metadata, layout } = await findTarget(bottle);
       const plan = await planOf(metadata);
       const report = await backendFor(plan).stop(plan, { stateDir: layout.root, onProgress: progressPrinter(output, { quiet: opts.json }) });
-      await retireState(metadata.slug);
+      await retireState(layout.root);
       if (opts.json) output.json({ slug: metadata.slug, ...report });
       else output.out(`stopped ${metadata.slug}${report.logFile ? `; logs in ${report.logFile}` : ""}`);
     });

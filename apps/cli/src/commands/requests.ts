@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { BottleError } from "@bottle/errors";
 import { describeRequest, decideRequest, listRequests, readRequest, routeFromApprovedRequest, type SuperviseRequest } from "@bottle/supervise";
-import { addApprovedRoute, listMetadata, readApprovedRoutes, stateLayout, writeRoutes } from "@bottle/state";
+import { addApprovedRoute, listMetadata, readApprovedRoutes, stateDirFor, stateLayout, writeRoutes } from "@bottle/state";
 import { backendFor } from "../backends.js";
 import type { Output } from "../output.js";
 import { findTarget, planOf, type Target } from "../targets.js";
@@ -15,7 +15,7 @@ export function registerRequests(program: Command, output: Output): void {
     .option("--json", "print as JSON")
     .addHelpText("after", "\nExamples:\n  $ bottle requests\n  $ bottle requests implementer --all --json")
     .action(async (bottle: string | undefined, opts: { all?: boolean; json?: boolean }) => {
-      const targets = bottle ? [await findTarget(bottle)] : (await listMetadata()).filter((m) => !m.stoppedAt).map((m) => ({ metadata: m, layout: stateLayout(m.slug) }));
+      const targets = bottle ? [await findTarget(bottle)] : (await listMetadata()).filter((m) => !m.stoppedAt).map((m) => ({ metadata: m, layout: stateLayout(stateDirFor(m.slug)) }));
       const rows: Array<SuperviseRequest & { slug: string }> = [];
       for (const t of targets) for (const r of await listRequests(t.layout.requests)) if (opts.all || r.status === "pending") rows.push({ ...r, slug: t.metadata.slug });
       if (opts.json) return output.json(rows);
@@ -81,7 +81,7 @@ export function registerRequests(program: Command, output: Output): void {
 
 async function findRequest(id: string): Promise<Target> {
   for (const metadata of await listMetadata()) {
-    const layout = stateLayout(metadata.slug);
+    const layout = stateLayout(stateDirFor(metadata.slug));
     const ids = (await listRequests(layout.requests)).map((r) => r.id);
     if (ids.includes(id)) return findTarget(metadata.slug);
   }

@@ -2,7 +2,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { buildImages, ensureBaseImage } from "@bottle/backend-docker";
 import { resolvePlan } from "@bottle/plan";
-import { resolveSecrets, stateLayout, writeBundleFiles, writeFileAtomic } from "@bottle/state";
+import { resolveSecrets, stateDirFor, stateLayout, writeBundleFiles, writeFileAtomic } from "@bottle/state";
 import { backendFor } from "../backends.js";
 import { loadManifest } from "../manifest-file.js";
 import type { Output } from "../output.js";
@@ -54,7 +54,7 @@ export function registerStart(program: Command, output: Output): void {
         const buildCa = buildCaBundle();
         await buildImages({ repoRoot: root, onProgress: progress, ...(buildCa ? { extraCaBundle: buildCa } : {}) });
       }
-      const layout = stateLayout(plan.slug);
+      const layout = stateLayout(stateDirFor(plan.slug));
       // Approvals last as long as the bottle: a fresh start begins from the manifest alone.
       await writeFileAtomic(layout.approvedRoutes, "[]\n", 0o600);
 
