@@ -267,7 +267,17 @@ describe("smolvm backend (against smolvm-standin unless BOTTLE_SMOLVM_BIN is set
   it("stop keeps the bundle log and removes both machines; cleanup reaps leftovers by label", async () => {
     const logsDir = path.join(tmp, "logs");
     await mkdir(logsDir);
+    const before = sent.length;
     await backend.stop(plan0, { logsDir });
+    const { bundle, agent } = plan0.machines;
+    expect(sent.slice(before).filter((a) => a[1] !== "exec")).toEqual([
+      ["machine", "status", "--name", agent, "--json"],
+      ["machine", "stop", "--name", agent],
+      ["machine", "delete", "--name", agent, "--force"],
+      ["machine", "status", "--name", bundle, "--json"],
+      ["machine", "stop", "--name", bundle],
+      ["machine", "delete", "--name", bundle, "--force"],
+    ]);
     expect(await readFile(path.join(logsDir, "bundle.log"), "utf8")).toContain("fake supervisor");
     const after = (await backend.list()).find((b) => b.slug === plan0.slug);
     expect(after?.machines.map((m) => m.name)).toEqual([`${plan0.composeProject}-idle`]);

@@ -15,6 +15,7 @@ case "$1 $2" in
   "--version ") echo "smolvm 1.9.3" ;;
   "machine create") echo "Created machine: x" ;;
   "machine start") echo "Error: kvm not available: KVM not available. Ensure KVM kernel module is loaded." >&2; exit 1 ;;
+  "machine status") echo '{"name":"x","state":"failed","labels":{}}' ;;
   "machine stop") echo "Machine stopped" ;;
   "machine delete") echo "Deleted machine" ;;
   "machine ls") echo '[{"name":"bottle-dev-x-bundle","state":"stopped","labels":{"dev.bottle.managed":"true","dev.bottle.slug":"dev-x","dev.bottle.name":"dev","dev.bottle.role":"bundle"}},{"name":"other","state":"running","labels":{}}]' ;;
@@ -55,7 +56,7 @@ describe("smolvm backend against a scripted CLI", () => {
       "--version",
       `machine create --name ${bundle}`,
       `machine start --name ${bundle}`,
-      `machine stop --name ${bundle}`,
+      `machine status --name ${bundle}`,
       `machine delete --name ${bundle}`,
     ]);
   });

@@ -12,6 +12,7 @@ import {
   machineExecArgs,
   machineListArgs,
   machineStartArgs,
+  machineStatusArgs,
   machineStopArgs,
   memoryToMib,
   versionArgs,
@@ -20,7 +21,7 @@ import {
 import { SmolvmCli, type RunResult, type SmolvmCliOptions } from "./cli.js";
 import { mapSmolvmError } from "./errors.js";
 import { imageArchive } from "./images.js";
-import { parseGuestAddress, parseMachineList, type SmolvmMachine } from "./parse.js";
+import { parseGuestAddress, parseMachineList, parseMachineStatus, type SmolvmMachine } from "./parse.js";
 import { AGENT_DNS_SINK, BUNDLE_LOG_FILE, GUEST_STAGING_DIR, PINNED_SMOLVM, READY_MARKER, SMOLVM_LABELS } from "./pinned.js";
 import {
   AGENT_GITCONFIG_PATH,
@@ -208,13 +209,17 @@ export function createSmolvmBackend(options: SmolvmCliOptions = {}): SmolvmBacke
     }
   }
 
+  /** status --json → stop if it runs → delete --force. A machine that is already gone is fine. */
   async function removeMachine(name: string): Promise<void> {
     const c = cli();
-    const stop = await c.try(machineStopArgs(name));
-    if (stop.exitCode !== 0) {
-      const code = mapSmolvmError({ argv: machineStopArgs(name), exitCode: stop.exitCode, stderr: stop.stderr }).code;
-      if (code === "SMOLVM_MACHINE_NOT_FOUND") return;
+    const status = await c.try(machineStatusArgs(name));
+    if (status.exitCode !== 0) {
+      const error = mapSmolvmError({ argv: machineStatusArgs(name), exitCode: status.exitCode, stderr: status.stderr });
+      if (error.code === "SMOLVM_MACHINE_NOT_FOUND") return;
+      throw error;
     }
+    const { state } = parseMachineStatus(status.stdout);
+    if (state === "running" || state === "unreachable") await c.run(machineStopArgs(name));
     const del = await c.try(machineDeleteArgs(name));
     if (del.exitCode !== 0) {
       const error = mapSmolvmError({ argv: machineDeleteArgs(name), exitCode: del.exitCode, stderr: del.stderr });
