@@ -112,6 +112,18 @@ afterAll(async () => {
 });
 
 describe("fetch through the gate", () => {
+  it("warms the mirrors in the background at start, before any client asks", async () => {
+    const mirror = path.join(gate.mirrors, "app.git");
+    const deadline = Date.now() + 20_000;
+    let r = await git(env, mirror, "rev-parse", "--verify", "refs/heads/main");
+    while (r.code !== 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      r = await git(env, mirror, "rev-parse", "--verify", "refs/heads/main");
+    }
+    expect(r.stdout.trim()).toBe(await upstreamRef("app", "refs/heads/main"));
+    expect(gate.log()).not.toContain("Request upload-pack for '/app.git'");
+  });
+
   it("clones the upstream's HEAD for a main-default and a master-default upstream", async () => {
     for (const [name, branch] of [["main-default", "main"], ["master-default", "master"]] as const) {
       const dir = await cloneViaGate(name);

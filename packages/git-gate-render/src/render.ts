@@ -137,6 +137,8 @@ function renderEntrypoint(upstreams: GitUpstreamPlan[], o: ResolvedOptions): str
     return lines.join("\n");
   });
 
+  const warmable = upstreams.filter((up) => !sshWithoutPin(up)).map((up) => shq(up.name));
+  const warmList = warmable.length === 0 ? "" : `( for name in ${warmable.join(" ")}; do warm_mirror "$name"; done ) &`;
   return `#!/bin/sh
 ${HEADER}
 # git gate: one bare mirror per upstream, hooks from the read-only config dir, then git daemon.
@@ -189,6 +191,18 @@ if [ -r "$UPSTREAM_CA" ]; then
 fi
 
 ${blocks.join("\n\n")}
+
+# Warm the mirrors in the background so the agent's first clone does not wait for the
+# whole history. The access hook still fetches (under the same lock) before serving.
+warm_mirror() {
+  repo="$MIRRORS/$1.git"
+  if command -v flock >/dev/null 2>&1; then
+    ( flock 9; git --git-dir="$repo" fetch --quiet --prune --no-write-fetch-head origin ) 9>>"$repo/bottle-fetch.lock"
+  else
+    git --git-dir="$repo" fetch --quiet --prune --no-write-fetch-head origin
+  fi || echo "git-gate: $1: first fetch failed; it is retried on every fetch by the agent" >&2
+}
+${warmList}
 
 exec git daemon --reuseaddr --verbose --informative-errors --export-all \\
   --enable=receive-pack \\
