@@ -116,6 +116,13 @@ describe("scanGitRevisions", () => {
     await git("reset", "--quiet", "--hard", base);
   });
 
+  it("reports paths with spaces and non-ASCII characters as they are", async () => {
+    const sha = await commit({ "docs/my notes é.txt": `x\n${TOKEN}\n` }, "notes");
+    const result = await scan(sha, "--not", base);
+    expect(result.findings.map((f) => [f.path, f.line])).toEqual([["docs/my notes é.txt", 2]]);
+    await git("reset", "--quiet", "--hard", base);
+  });
+
   it("fails on a bad revision instead of reporting clean", async () => {
     await expect(scan("no-such-rev")).rejects.toThrow(/git log failed/);
   });

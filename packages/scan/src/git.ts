@@ -133,7 +133,8 @@ export async function scanGitRevisions(options: GitScanOptions): Promise<GitScan
       return;
     }
     if (line.startsWith("+++ ")) {
-      path = unquote(line.slice(4)).replace(/^b\//, "");
+      // git appends a TAB to names that contain a space (for patch(1)).
+      path = unquote(line.slice(4).replace(/\t$/, "")).replace(/^b\//, "");
       return;
     }
     if (line.startsWith("Binary files ")) {
