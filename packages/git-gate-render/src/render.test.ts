@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { BottleError } from "@bottle/errors";
-import type { GitUpstreamPlan } from "@bottle/plan";
+import type { BottlePlan, GitUpstreamPlan } from "@bottle/plan";
 import { mergeExtraHosts, renderAgentGitconfig, renderGitGate, renderKnownHosts, repoUrlForms } from "./index.js";
 
 function upstream(name: string, url: string, extra: Partial<GitUpstreamPlan> = {}): GitUpstreamPlan {
@@ -100,6 +100,24 @@ describe("renderGitGate", () => {
     expect(entry).toContain("--listen='127.0.0.1'");
     expect(entry).toContain("MIRRORS='/tmp/g/mirrors'");
     expect(custom.files.find((f) => f.path === "/tmp/g/etc/hooks/app/pre-receive")!.content).toContain("'/usr/bin/node' '/x/bin.js' git --repo");
+  });
+
+  it("takes the bundle paths and port from a full plan", () => {
+    const plan = {
+      git: { upstreams: UPSTREAMS.slice(0, 1), extraHosts: {} },
+      bundle: {
+        paths: { config: "/cfg", secrets: "/sec", state: "/st", ca: "/cfg/ca" },
+        ports: { egress: 8080, gitGate: 9419, supervise: 9100, pipelock: 8888, health: 9000 },
+      },
+    } as unknown as BottlePlan;
+    const out = renderGitGate(plan);
+    expect(out.entrypoint).toBe("/cfg/git-gate/entrypoint.sh");
+    const entry = out.files[0]!.content;
+    expect(entry).toContain("MIRRORS='/st/git'");
+    expect(entry).toContain("UPSTREAM_CA='/cfg/ca/upstream-ca.pem'");
+    expect(entry).toContain("'/sec/git/app/ssh_key'");
+    expect(entry).toContain("--port=9419");
+    expect(out.files.find((f) => f.path.endsWith("pre-receive"))!.content).toContain("SECRETS_JSON='/sec/secrets.json'");
   });
 
   it("rejects names that are not plain repository names", () => {
