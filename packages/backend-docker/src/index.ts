@@ -23,3 +23,4 @@ export {
 export type { ProgressEvent, ProgressListener } from "./progress.js";
 export { dockerBackend, type DockerBackend } from "./backend.js";
 export * from "./images/index.js";
+export { agentFenceRules, fenceAgentNetwork } from "./fence.js";

@@ -8,6 +8,7 @@ import { tail, type DockerTools } from "./exec.js";
 import { createNetworks, removeNetworks, type BottleNetworks } from "./networks.js";
 import type { ProgressListener } from "./progress.js";
 import { provisionAgent, type ProvisionReport } from "./provision.js";
+import { fenceAgentNetwork } from "./fence.js";
 import { dumpComposeLogs, removeContainersBySlug } from "./teardown.js";
 
 export interface LaunchOptions {
@@ -106,6 +107,7 @@ export async function launchBottle(plan: BottlePlan, options: LaunchOptions): Pr
     checkAbort();
     await composeUp(cli, plan, composeFile, ["--no-deps", SERVICES.agent], sig);
     await waitRunning(cli, plan.machines.agent);
+    await fenceAgentNetwork(cli, plan, progress);
     progress({ step: "compose-up", message: `agent ${plan.machines.agent} started` });
 
     const handle: BottleHandle = {

@@ -1,6 +1,6 @@
 /** One step of a launch, stop or provisioning, for the CLI to show. */
 export interface ProgressEvent {
-  step: "preflight" | "state" | "networks" | "config" | "compose-up" | "health" | "provision" | "ready" | "teardown";
+  step: "preflight" | "state" | "networks" | "config" | "compose-up" | "fence" | "health" | "provision" | "ready" | "teardown";
   message: string;
   level?: "info" | "warn";
 }

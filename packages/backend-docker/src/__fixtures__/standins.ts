@@ -1,11 +1,12 @@
 import { execa } from "execa";
 
 // Throwaway images FROM bottle/base:bookworm that behave like the real ones where the
-// backend can tell: the bundle answers `bottle-supervisor health` and records SIGHUP;
+// backend can tell: the bundle has iptables (the launch fences the agent with it), answers `bottle-supervisor health` and records SIGHUP;
 // the agent has user node, /workspace, update-ca-certificates and a `claude` that records
 // its arguments.
 
 const BUNDLE_DOCKERFILE = `FROM bottle/base:bookworm
+RUN apt-get update -q && apt-get install -y -q --no-install-recommends iptables && rm -rf /var/lib/apt/lists/*
 RUN printf '%s\\n' '#!/bin/sh' \\
   'if [ "$1" = health ]; then test -f /etc/bottle/daemons.json && cat /run/bottle/secrets/secrets.json >/dev/null; exit $?; fi' \\
   'trap "exit 0" TERM INT' \\
