@@ -79,6 +79,18 @@ describe("allowed routes and credential injection", () => {
     expect(seen.headers["x-api-key"]).toBe(SECRET);
   });
 
+  it("replaces an injected credential echoed in a small response body", async () => {
+    upstream.routes.set("/v1/echo-body", (req, res) => {
+      const text = `you sent ${String(req.headers["x-api-key"])} twice: ${String(req.headers["x-api-key"])}`;
+      res.writeHead(200, { "content-type": "text/plain", "content-length": Buffer.byteLength(text) });
+      res.end(text);
+    });
+    const res = await get("api.test", "/v1/echo-body");
+    expect(res.status).toBe(200);
+    expect(res.body).toBe("you sent [redacted by bottle egress] twice: [redacted by bottle egress]");
+    expect(Number(res.headers["content-length"])).toBe(Buffer.byteLength(res.body));
+  });
+
   it("injects a Bearer token on a wildcard route and replaces what the agent sent", async () => {
     const res = await get("api.gh.test", "/repos", { headers: { authorization: "Bearer fake" } });
     expect(res.status).toBe(200);

@@ -220,17 +220,30 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     const upReq = upstream.request(target, method, headers);
     upReq.on("response", (upRes) => {
       status = upRes.statusCode ?? 502;
-      res.writeHead(status, upRes.statusMessage, responseHeaders(upRes.rawHeaders, injected));
+      const outHeaders = responseHeaders(upRes.rawHeaders, injected);
       const declared = Number(upRes.headers["content-length"] ?? Number.NaN);
       if (declared <= SMALL_RESPONSE) {
-        // A small sized body leaves together with the headers: one TLS record, one syscall.
+        // A small sized body leaves together with the headers (one TLS record, one syscall),
+        // after any echo of an injected credential in it is replaced.
         const chunks: Buffer[] = [];
         upRes.on("data", (chunk: Buffer) => {
           bytesOut += chunk.length;
           chunks.push(chunk);
         });
-        upRes.on("end", () => res.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+        upRes.on("end", () => {
+          let body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+          const redacted = redactBody(body, injected);
+          if (redacted !== body) {
+            body = redacted;
+            for (let i = 0; i + 1 < outHeaders.length; i += 2) {
+              if (outHeaders[i]!.toLowerCase() === "content-length") outHeaders[i + 1] = String(body.length);
+            }
+          }
+          res.writeHead(status, upRes.statusMessage, outHeaders);
+          res.end(body);
+        });
       } else {
+        res.writeHead(status, upRes.statusMessage, outHeaders);
         // Streams (SSE, chunked) get their headers at once; large sized bodies with the first chunk.
         if (Number.isNaN(declared)) res.flushHeaders();
         // Chunks that arrive in one tick leave in one writev (fewer TLS records and syscalls);
@@ -638,6 +651,26 @@ function hostForHeader(host: string): string {
 function redactHeaders(rawHeaders: string[], injected: string[]): string[] {
   if (injected.length === 0) return rawHeaders;
   return rawHeaders.map((v, i) => (i % 2 === 1 && injected.some((s) => v.includes(s)) ? "[redacted by bottle egress]" : v));
+}
+
+const REDACTED = Buffer.from("[redacted by bottle egress]");
+
+/** `body` with every injected credential value replaced; the same Buffer when there was none. */
+function redactBody(body: Buffer, injected: string[]): Buffer {
+  let out = body;
+  for (const value of injected) {
+    const needle = Buffer.from(value);
+    if (needle.length === 0 || out.indexOf(needle) === -1) continue;
+    const parts: Buffer[] = [];
+    let from = 0;
+    for (let at = out.indexOf(needle); at !== -1; at = out.indexOf(needle, from)) {
+      parts.push(out.subarray(from, at), REDACTED);
+      from = at + needle.length;
+    }
+    parts.push(out.subarray(from));
+    out = Buffer.concat(parts);
+  }
+  return out;
 }
 
 function responseHeaders(rawHeaders: string[], injected: string[]): string[] {
