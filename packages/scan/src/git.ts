@@ -7,6 +7,8 @@ export interface GitScanOptions {
   /** Revision arguments as for `git rev-list`, e.g. `[new, "--not", "--all"]` or `["a..b"]`. */
   revisions: string[];
   scanner: Scanner;
+  /** Where texts go; default `scanner.batch()`. */
+  batch?: ScanBatch;
   git?: string;
   /** Environment for git (the pre-receive hook passes its quarantine variables through). */
   env?: NodeJS.ProcessEnv;
@@ -36,7 +38,7 @@ export const COMMIT_MESSAGE_PATH = "(commit message)";
 export async function scanGitRevisions(options: GitScanOptions): Promise<GitScanResult> {
   const git = options.git ?? "git";
   const { scanner } = options;
-  const batch = scanner.batch();
+  const batch = options.batch ?? scanner.batch();
   const findings: Finding[] = [];
   const binaries: { sha: string; path: string; commit: string }[] = [];
   const result: GitScanResult = { findings, commits: 0, files: 0, bytes: 0, binaryBlobs: 0 };
@@ -319,4 +321,3 @@ async function readObjects(
   if (code !== 0) throw new Error(`git cat-file failed (exit ${code})`);
 }
 
-export type { ScanBatch };
