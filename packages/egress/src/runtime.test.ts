@@ -51,6 +51,7 @@ const routes = () => [
   route({ id: "api", host: "api.test", inject: [{ header: "x-api-key", secret: "api.key", prefix: "" }] }),
   route({ id: "plain", host: "plain.test", inject: [{ header: "authorization", secret: "api.key", prefix: "Bearer " }] }),
   route({ id: "other", host: "other.test" }),
+  route({ id: "pass", host: "pass.test", passthrough: true }),
 ];
 
 describe("through an upstream proxy (proxy-chain)", () => {
@@ -111,6 +112,11 @@ describe("through an upstream proxy (proxy-chain)", () => {
     const leak = await proxiedHttps({ proxyPort: proxy.port, ca: ws.caPem, host: "other.test", port: upstream.port, path: `/?k=${SECRET}` });
     expect(leak.status).toBe(403);
     expect(chainSaw.some((h) => h.startsWith("unknown.test"))).toBe(false);
+
+    // A passthrough tunnel goes through the upstream proxy too; the client sees the real certificate.
+    const pass = await proxiedHttps({ proxyPort: proxy.port, ca: upstream.caPem, host: "pass.test", port: upstream.port, path: "/" });
+    expect(pass.body).toBe("ok pass.test");
+    expect(chainSaw).toContain(`pass.test:${upstream.port}`);
   });
 });
 
