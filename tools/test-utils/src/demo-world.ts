@@ -36,6 +36,8 @@ export async function createDemoWorld(options: { id: string; bottles: string[] }
   const material = await createUpstreamMaterial(DEMO_DOMAIN);
   const apiKey = `sk-demo-${options.id}-4f9c2a7e1b8d3c6f0a5e9d2b7c4f1a8e`;
   const network = `bottle-test-${options.id}-net`;
+  // leftovers of an interrupted earlier run
+  dockerOk(["rm", "-f", `bottle-test-${options.id}-upstream`]);
   dockerOk(["network", "rm", network]);
   docker(["network", "create", "--label", "dev.bottle.test=1", network]);
   const upstream = startUpstream(`bottle-test-${options.id}-upstream`, network, material);

@@ -6,6 +6,7 @@ import type { Output } from "../output.js";
 import { progressPrinter } from "../progress.js";
 import { findTarget, planOf } from "../targets.js";
 import { dockerBackend } from "@bottle/backend-docker";
+import { smolvmBackend } from "@bottle/backend-smolvm";
 
 export function registerLifecycle(program: Command, output: Output): void {
   program
@@ -17,7 +18,7 @@ export function registerLifecycle(program: Command, output: Output): void {
     .action(async (bottle: string, opts: { json?: boolean }) => {
       const { metadata, layout } = await findTarget(bottle);
       const plan = await planOf(metadata);
-      const report = await backendFor(plan).stop(plan, { stateDir: layout.root, onProgress: progressPrinter(output, { quiet: opts.json }) });
+      const report = await backendFor(plan).stop(plan, layout, progressPrinter(output, { quiet: opts.json }));
       await retireState(layout.root);
       if (opts.json) output.json({ slug: metadata.slug, ...report });
       else output.out(`stopped ${metadata.slug}${report.logFile ? `; logs in ${report.logFile}` : ""}`);
@@ -29,10 +30,20 @@ export function registerLifecycle(program: Command, output: Output): void {
     .option("--json", "print as JSON")
     .addHelpText("after", "\nExamples:\n  $ bottle ls\n  $ bottle ls --json | jq '.[].slug'")
     .action(async (opts: { json?: boolean }) => {
-      const rows = await dockerBackend.list();
+      const smolvmRows = await smolvmBackend.list().catch(() => []);
+      const rows = [
+        ...(await dockerBackend.list()).map((r) => ({ ...r, backend: "docker" })),
+        ...smolvmRows.map((r) => ({
+          slug: r.slug,
+          bottle: r.bottle,
+          backend: "smolvm",
+          bundle: r.machines.find((m) => m.role === "bundle") ? { state: r.machines.find((m) => m.role === "bundle")!.state } : undefined,
+          agent: r.machines.find((m) => m.role === "agent") ? { state: r.machines.find((m) => m.role === "agent")!.state } : undefined,
+        })),
+      ];
       if (opts.json) return output.json(rows);
       if (rows.length === 0) return output.out("no bottles running");
-      const table = [["SLUG", "BOTTLE", "BUNDLE", "AGENT"], ...rows.map((r) => [r.slug, r.bottle, describe(r.bundle), describe(r.agent)])];
+      const table = [["SLUG", "BOTTLE", "BACKEND", "BUNDLE", "AGENT"], ...rows.map((r) => [r.slug, r.bottle, r.backend, describe(r.bundle), describe(r.agent)])];
       const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
       output.out(table.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n"));
     });
@@ -47,7 +58,7 @@ export function registerLifecycle(program: Command, output: Output): void {
     .addHelpText("after", "\nExamples:\n  $ bottle logs implementer\n  $ bottle logs implementer egress --follow")
     .action(async (bottle: string, sidecar: string | undefined, opts: { follow?: boolean; tail?: string }) => {
       const { metadata } = await findTarget(bottle);
-      const code = await dockerBackend.logs(metadata.slug, { ...(sidecar ? { sidecar } : {}), ...(opts.follow ? { follow: true } : {}), ...(opts.tail ? { tail: Number(opts.tail) } : {}) });
+      const code = await backendFor(metadata).logs(metadata.slug, { ...(sidecar ? { sidecar } : {}), ...(opts.follow ? { follow: true } : {}), ...(opts.tail ? { tail: Number(opts.tail) } : {}) });
       if (code !== 0) throw new PassExitCode(code);
     });
 
@@ -60,7 +71,7 @@ export function registerLifecycle(program: Command, output: Output): void {
     .addHelpText("after", "\nExamples:\n  $ bottle exec implementer -- claude\n  $ bottle exec implementer -- git -C /workspace status")
     .action(async (bottle: string, command: string[], opts: { user?: string }) => {
       const { metadata } = await findTarget(bottle);
-      const code = await dockerBackend.exec(metadata.slug, command, { ...(opts.user ? { user: opts.user } : {}) });
+      const code = await backendFor(metadata).exec(metadata.slug, command, opts.user);
       if (code !== 0) throw new PassExitCode(code);
     });
 
@@ -80,10 +91,16 @@ export function registerLifecycle(program: Command, output: Output): void {
     .description("Check what bottle needs: Docker engine, compose flavour, images, KVM and smolvm")
     .option("--json", "print as JSON")
     .action(async (opts: { json?: boolean }) => {
-      const result = await dockerBackend.doctor();
-      if (opts.json) output.json(result);
-      else output.out(result.checks.map((c) => `${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}${c.hint ? `\n     hint: ${c.hint}` : ""}`).join("\n"));
-      if (!result.ok) throw new PassExitCode(1);
+      const docker = await dockerBackend.doctor();
+      // smolvm is optional: its checks are reported, and fail the doctor only for smolvm bottles
+      const smolvm = await smolvmBackend.doctor().catch((error: Error) => ({ backend: "smolvm" as const, ok: false, checks: [{ name: "smolvm", ok: false, detail: error.message }] }));
+      if (opts.json) output.json({ ok: docker.ok, docker, smolvm });
+      else {
+        const line = (c: { ok: boolean; name: string; detail: string; hint?: string }, optional = false) =>
+          `${c.ok ? "ok  " : optional ? "--  " : "FAIL"} ${c.name}: ${c.detail}${c.hint ? `\n     hint: ${c.hint}` : ""}`;
+        output.out(["docker backend:", ...docker.checks.map((c) => `  ${line(c)}`), "smolvm backend (optional):", ...smolvm.checks.map((c) => `  ${line(c, true)}`)].join("\n"));
+      }
+      if (!docker.ok) throw new PassExitCode(1);
     });
 }
 

@@ -40,7 +40,7 @@ export function registerRequests(program: Command, output: Output): void {
         const plan = await planOf(target.metadata);
         const approved = await addApprovedRoute(target.layout, route);
         await writeRoutes(target.layout, plan, approved);
-        await backendFor(plan).reload(plan);
+        await backendFor(plan).reload(plan, target.layout);
       }
       const decided = await decideRequest(target.layout.requests, id, { approve: true, ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.answer ? { answer: opts.answer } : {}) });
       if (opts.json) output.json(decided);
@@ -72,7 +72,7 @@ export function registerRequests(program: Command, output: Output): void {
       const plan = await planOf(target.metadata);
       const approved = await readApprovedRoutes(target.layout);
       await writeRoutes(target.layout, plan, approved);
-      await backendFor(plan).reload(plan);
+      await backendFor(plan).reload(plan, target.layout);
       const hosts = [...plan.routes, ...approved].map((r) => r.host);
       if (opts.json) output.json({ slug: plan.slug, routes: [...plan.routes, ...approved] });
       else output.out(`applied ${hosts.length} route${hosts.length === 1 ? "" : "s"} to ${plan.slug}: ${hosts.join(", ") || "none (deny all)"}`);

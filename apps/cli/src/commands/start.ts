@@ -2,7 +2,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { buildImages, ensureBaseImage } from "@bottle/backend-docker";
 import { resolvePlan } from "@bottle/plan";
-import { resolveSecrets, stateDirFor, stateLayout, writeBundleFiles, writeFileAtomic } from "@bottle/state";
+import { resolveSecrets, retireState, stateDirFor, stateLayout, writeFileAtomic } from "@bottle/state";
 import { backendFor } from "../backends.js";
 import { loadManifest } from "../manifest-file.js";
 import type { Output } from "../output.js";
@@ -48,7 +48,7 @@ export function registerStart(program: Command, output: Output): void {
       const backend = backendFor(plan);
       // Secrets first: a missing one is the user's to fix before anything is created.
       const secrets = await resolveSecrets(plan);
-      if (opts.build !== false) {
+      if (opts.build !== false && plan.backend === "docker") {
         const root = repoRoot();
         await ensureBaseImage({ repoRoot: root, onProgress: progress });
         const buildCa = buildCaBundle();
@@ -62,11 +62,15 @@ export function registerStart(program: Command, output: Output): void {
       const onSignal = () => abort.abort(new Error("interrupted"));
       process.once("SIGINT", onSignal);
       process.once("SIGTERM", onSignal);
+      let running = plan;
       try {
-        await backend.launch(plan, {
-          stateDir: layout.root,
-          holderPid: opts.detach ? null : process.pid,
-          writeBundleFiles: ({ networks }) => writeBundleFiles(layout, plan, { secrets, internalCidr: networks.internal.subnet }),
+        running = await backend.launch(plan, {
+          manifest,
+          manifestPath: file,
+          ...(opts.cwd ? { workspace: path.resolve(opts.cwd) } : {}),
+          layout,
+          secrets,
+          detach: Boolean(opts.detach),
           onProgress: progress,
           signal: abort.signal,
         });
@@ -83,10 +87,11 @@ export function registerStart(program: Command, output: Output): void {
       }
       let exitCode = 0;
       try {
-        exitCode = await backend.attach(plan, { command: [...plan.agent.command, ...agentArgs] });
+        exitCode = await backend.attach(running, [...running.agent.command, ...agentArgs]);
       } finally {
         progress({ step: "stop", message: "agent exited: stopping the bottle" });
-        await backend.stop(plan, { stateDir: layout.root, onProgress: progress });
+        await backend.stop(running, layout, progress);
+        await retireState(layout.root);
       }
       if (exitCode !== 0) throw new PassExitCode(exitCode);
     });
