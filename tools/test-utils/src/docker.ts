@@ -67,19 +67,30 @@ const created = { containers: new Set<string>(), networks: new Set<string>() };
 export interface TestNetwork {
   name: string;
   id: string;
+  /** The IPv4 gateway docker assigned (the host's address on the bridge, unless inhibited). */
+  gateway(): Promise<string>;
   remove(): Promise<void>;
 }
 
-/** Creates a bridge network (`--internal` when asked) labelled for cleanup. */
-export async function createTestNetwork(name: string, options: { internal?: boolean } = {}): Promise<TestNetwork> {
+export interface TestNetworkOptions {
+  /** `--internal`: no route out of the network. */
+  internal?: boolean;
+  /** Bridge driver options (`-o`), e.g. `com.docker.network.bridge.inhibit_ipv4: "true"`. */
+  driverOpts?: Record<string, string>;
+}
+
+/** Creates a bridge network labelled for cleanup. */
+export async function createTestNetwork(name: string, options: TestNetworkOptions = {}): Promise<TestNetwork> {
   const args = ["network", "create", "--driver", "bridge", "--label", `${TEST_LABEL}=1`, "--label", `${TEST_RUN_LABEL}=${TEST_RUN_ID}`];
   if (options.internal) args.push("--internal");
+  for (const [key, value] of Object.entries(options.driverOpts ?? {})) args.push("--opt", `${key}=${value}`);
   args.push(name);
   const id = await dockerOk(args);
   created.networks.add(name);
   return {
     name,
     id,
+    gateway: () => dockerOk(["network", "inspect", "--format", "{{range .IPAM.Config}}{{.Gateway}}{{end}}", name]),
     async remove() {
       await docker(["network", "rm", name]);
       created.networks.delete(name);
