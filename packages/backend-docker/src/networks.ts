@@ -31,7 +31,9 @@ export async function createNetworks(cli: DockerCli, plan: BottlePlan, options: 
   const created: string[] = [];
   try {
     for (const [name, extra] of [
-      [plan.networks.internal, ["--internal"]],
+      // inhibit_ipv4: the host keeps no address on the internal bridge, so host services
+      // are out of the agent's reach at the network level too (the fence is the second wall)
+      [plan.networks.internal, ["--internal", "--opt", "com.docker.network.bridge.inhibit_ipv4=true"]],
       [plan.networks.egress, []],
     ] as const) {
       await cli.dockerOk(["network", "create", "--driver", "bridge", ...extra, ...labels, name], {
