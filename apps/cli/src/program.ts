@@ -52,6 +52,10 @@ export async function runCli(argv: string[], output: Output = processOutput): Pr
     }
     if (BottleError.isInstance(error)) {
       output.err(`error: ${formatBottleError(error)}`);
+      const tail = (error.details as { tail?: unknown } | undefined)?.tail;
+      if (Array.isArray(tail) || typeof tail === "string") {
+        output.err(`last output:\n  ${(Array.isArray(tail) ? tail : tail.split("\n")).join("\n  ")}`);
+      }
       return 2;
     }
     output.err(`bottle hit a bug; please report it with this trace:\n${(error as Error)?.stack ?? String(error)}`);
