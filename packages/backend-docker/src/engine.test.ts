@@ -1,9 +1,9 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { BottleError } from "@bottle/errors";
 import { afterAll, describe, expect, it } from "vitest";
-import { checkEngine, detectCompose, parseVersion } from "./engine.js";
+import { checkEngine, detectCompose, detectComposeCached, parseVersion } from "./engine.js";
 import { doctor } from "./status.js";
 
 // Fake `docker` / `docker-compose` executables: real processes with scripted output.
@@ -23,6 +23,31 @@ const dockerWithoutPlugin = fake(`case "$1" in compose) echo "docker: unknown co
 const dockerNoEngine = fake(`echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2; exit 1`);
 const composeV1 = fake(`[ "$1" = version ] && echo "1.29.2"`);
 const composeV2Standalone = fake(`[ "$1" = version ] && echo "2.24.0"`);
+
+describe("detectComposeCached", () => {
+  it("asks a standalone docker-compose once, and again when the binary changes", async () => {
+    const calls = path.join(dir, "v1-calls");
+    const compose = fake(`echo x >> ${calls}; [ "$1" = version ] && echo "1.29.2"`);
+    const count = () => readFileSync(calls, "utf8").split("\n").filter(Boolean).length;
+    const before = process.env.XDG_CACHE_HOME;
+    process.env.XDG_CACHE_HOME = path.join(dir, "cache");
+    try {
+      const tools = { docker: dockerWithoutPlugin, dockerCompose: compose };
+      const expected = { flavour: "v1", argv: [compose], version: "1.29.2" };
+      expect(await detectComposeCached(tools)).toEqual(expected);
+      expect(await detectComposeCached(tools)).toEqual(expected);
+      expect(count()).toBe(1);
+      appendFileSync(compose, "# upgraded\n");
+      expect(await detectComposeCached(tools)).toEqual(expected);
+      expect(count()).toBe(2);
+      // The plugin, once present, wins over the cached standalone answer.
+      expect((await detectComposeCached({ docker: dockerWithPlugin, dockerCompose: compose })).flavour).toBe("v2");
+    } finally {
+      if (before === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = before;
+    }
+  });
+});
 
 describe("detectCompose", () => {
   it("prefers the docker compose plugin", async () => {

@@ -1,3 +1,7 @@
+import { constants } from "node:fs";
+import { access, mkdir, readFile, realpath, rename, stat, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { BottleError } from "@bottle/errors";
 import { DEFAULT_TOOLS, run, tail, type DockerTools, type RunOptions, type RunResult } from "./exec.js";
 
@@ -33,6 +37,52 @@ export async function detectCompose(tools: DockerTools = DEFAULT_TOOLS): Promise
   });
 }
 
+/**
+ * detectCompose, remembering a standalone `docker-compose`'s answer in
+ * `$XDG_CACHE_HOME/bottle/compose.json` (default `~/.cache/bottle`), keyed by the
+ * binary's path, size, mtime and inode: Debian's v1 is Python and takes 0.5–1 s just to
+ * print its version. The `docker compose` plugin is still asked first every time (it
+ * answers in milliseconds, and may have been installed since). Cache trouble of any kind
+ * only means asking the binary.
+ */
+export async function detectComposeCached(tools: DockerTools = DEFAULT_TOOLS): Promise<ComposeCommand> {
+  const plugin = await run(tools.docker, ["compose", "version", "--short"]);
+  const pluginVersion = plugin.exitCode === 0 ? parseVersion(plugin.stdout) : undefined;
+  if (pluginVersion) return { flavour: "v2", argv: [tools.docker, "compose"], version: pluginVersion };
+
+  const binary = await whichFile(tools.dockerCompose);
+  const info = binary ? await stat(binary).catch(() => undefined) : undefined;
+  const key = binary && info ? `${binary}:${info.size}:${info.mtimeMs}:${info.ino}` : undefined;
+  const cacheFile = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "bottle", "compose.json");
+  if (key) {
+    const cached = await readFile(cacheFile, "utf8")
+      .then((text) => JSON.parse(text) as { key?: string; compose?: ComposeCommand })
+      .catch(() => undefined);
+    if (cached?.key === key && cached.compose?.argv?.[0] === tools.dockerCompose) return cached.compose;
+  }
+  const compose = await detectCompose(tools);
+  if (key && compose.argv[0] === tools.dockerCompose) {
+    await mkdir(path.dirname(cacheFile), { recursive: true })
+      .then(() => writeFile(`${cacheFile}.${process.pid}`, `${JSON.stringify({ key, compose })}\n`))
+      .then(() => rename(`${cacheFile}.${process.pid}`, cacheFile))
+      .catch(() => undefined);
+  }
+  return compose;
+}
+
+/** The file a command name runs (PATH lookup for a bare name), or undefined. */
+async function whichFile(command: string): Promise<string | undefined> {
+  const candidates = command.includes("/") ? [path.resolve(command)] : (process.env.PATH ?? "").split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, command));
+  for (const candidate of candidates) {
+    const ok = await access(candidate, constants.X_OK).then(
+      () => true,
+      () => false,
+    );
+    if (ok) return realpath(candidate).catch(() => candidate);
+  }
+  return undefined;
+}
+
 /** `1.29.2` out of `1.29.2`, `v2.29.1`, `docker-compose version 1.29.2, build unknown`. */
 export function parseVersion(text: string): string | undefined {
   return /v?(\d+\.\d+\.\d+[\w.+-]*)/.exec(text.trim())?.[1];
@@ -58,17 +108,36 @@ export async function checkEngine(tools: DockerTools = DEFAULT_TOOLS): Promise<{
   return { serverVersion };
 }
 
-/** The docker CLI plus the detected compose command: everything the backend shells out to. */
+/**
+ * The docker CLI plus compose: everything the backend shells out to. Compose is detected
+ * lazily, on the first `composeCommand()`/`composeRun()`: Debian's docker-compose v1 is a
+ * Python program (0.5–1 s per invocation), and most commands (stop, exec, logs, ls) never
+ * need it. Call `composeCommand()` early to overlap the detection with other work.
+ */
 export class DockerCli {
+  #compose: Promise<ComposeCommand> | undefined;
+
   constructor(
     readonly tools: DockerTools,
-    readonly compose: ComposeCommand,
-  ) {}
+    compose?: ComposeCommand | Promise<ComposeCommand>,
+  ) {
+    if (compose) this.#compose = Promise.resolve(compose);
+  }
 
-  /** Checks the engine, detects compose. Throws BottleError with a hint when either is missing. */
+  /** Checks the engine (throws BottleError with a hint when it is missing or unreachable). */
   static async connect(tools: DockerTools = DEFAULT_TOOLS): Promise<DockerCli> {
     await checkEngine(tools);
-    return new DockerCli(tools, await detectCompose(tools));
+    return new DockerCli(tools);
+  }
+
+  /** The compose command (detected once, on first use); throws DOCKER_COMPOSE_NOT_FOUND. */
+  composeCommand(): Promise<ComposeCommand> {
+    if (!this.#compose) {
+      this.#compose = detectComposeCached(this.tools);
+      // A detection started early and awaited later must not count as unhandled meanwhile.
+      this.#compose.catch(() => undefined);
+    }
+    return this.#compose;
   }
 
   docker(args: readonly string[], options?: RunOptions): Promise<RunResult> {
@@ -83,8 +152,8 @@ export class DockerCli {
   }
 
   /** compose -p <project> -f <file> … */
-  composeRun(project: string, file: string, args: readonly string[], options?: RunOptions): Promise<RunResult> {
-    const [bin, ...lead] = this.compose.argv;
+  async composeRun(project: string, file: string, args: readonly string[], options?: RunOptions): Promise<RunResult> {
+    const [bin, ...lead] = (await this.composeCommand()).argv;
     return run(bin!, [...lead, "-p", project, "-f", file, ...args], options);
   }
 }

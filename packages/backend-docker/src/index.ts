@@ -1,6 +1,6 @@
 export { renderCompose, composeDocument, ROLE_LABEL, STATE_DIR_LABEL, SERVICES, BUNDLE_CAPABILITIES, AGENT_CAPABILITIES, type RenderComposeOptions } from "./compose.js";
 export { renderAgentGitconfigFile, DEFAULT_AGENT_IDENTITY, type AgentGitIdentity } from "./gitconfig.js";
-export { DockerCli, checkEngine, detectCompose, parseVersion, type ComposeCommand, type ComposeFlavour } from "./engine.js";
+export { DockerCli, checkEngine, detectCompose, detectComposeCached, parseVersion, type ComposeCommand, type ComposeFlavour } from "./engine.js";
 export { DEFAULT_TOOLS, type DockerTools } from "./exec.js";
 export { createNetworks, inspectNetwork, removeNetworks, type BottleNetworks, type NetworkInfo } from "./networks.js";
 export { launchBottle, waitHealthy, type BottleHandle, type LaunchOptions } from "./launch.js";

@@ -2,14 +2,14 @@ import { writeFile } from "node:fs/promises";
 import { BottleError } from "@bottle/errors";
 import { LABELS, type BottlePlan } from "@bottle/plan";
 import { prepareStateDir, writeMetadata, writeSecretFiles, type BottleMetadata } from "@bottle/state";
-import { renderCompose, SERVICES, type RenderComposeOptions } from "./compose.js";
+import { renderCompose, type RenderComposeOptions } from "./compose.js";
 import { DockerCli, commandError } from "./engine.js";
 import { tail, type DockerTools } from "./exec.js";
 import { createNetworks, removeNetworks, type BottleNetworks } from "./networks.js";
 import type { ProgressListener } from "./progress.js";
 import { provisionAgent, type ProvisionReport } from "./provision.js";
 import { fenceAgentNetwork } from "./fence.js";
-import { dumpComposeLogs, removeContainersBySlug } from "./teardown.js";
+import { tearDownFailedStart } from "./teardown.js";
 
 export interface LaunchOptions {
   /** `<state>`: absolute; see stateDirFor(plan.slug) in @bottle/state. */
@@ -47,9 +47,11 @@ export interface BottleHandle {
 }
 
 /**
- * Brings a bottle up: state dir, networks, bundle config, compose up (bundle first, then
- * the agent once the bundle is healthy), provisioning. Whatever it created is torn down
- * again if any step fails or `signal` aborts.
+ * Brings a bottle up: state dir, networks, bundle config, one compose up (bundle first, the
+ * agent once the bundle is healthy), then the network fence and provisioning side by side
+ * (provisioning only writes files and config; it waits for the fence before it returns, and
+ * so does this function, before any agent command is attached). Whatever it created is
+ * torn down again if any step fails or `signal` aborts.
  */
 export async function launchBottle(plan: BottlePlan, options: LaunchOptions): Promise<BottleHandle> {
   const progress = options.onProgress ?? (() => {});
@@ -59,10 +61,11 @@ export async function launchBottle(plan: BottlePlan, options: LaunchOptions): Pr
     if (signal?.aborted) throw new BottleError("start was interrupted", { code: "LAUNCH_ABORTED", cause: signal.reason });
   };
   const cli = options.cli ?? (await DockerCli.connect(options.tools));
-  progress({ step: "preflight", message: `docker engine ok, compose ${cli.compose.flavour} (${cli.compose.version})` });
+  // Compose v1 detection is a Python start-up: let it overlap the preflight and networks.
+  const compose = cli.composeCommand();
+  progress({ step: "preflight", message: "docker engine ok" });
 
-  await assertNotRunning(cli, plan);
-  await assertImages(cli, [plan.bundle.image, plan.agent.image]);
+  await Promise.all([assertNotRunning(cli, plan), assertImages(cli, [plan.bundle.image, plan.agent.image])]);
 
   const layout = await prepareStateDir(options.stateDir);
   const composeFile = layout.composeFile;
@@ -97,19 +100,25 @@ export async function launchBottle(plan: BottlePlan, options: LaunchOptions): Pr
     await writeMetadata(options.stateDir, { ...metadata, internalSubnet: networks.internal.subnet });
     progress({ step: "config", message: `compose file ${composeFile}` });
 
+    const composeCommand = await compose;
     checkAbort();
     composeStarted = true;
-    await composeUp(cli, plan, composeFile, [SERVICES.bundle], sig);
-    progress({ step: "compose-up", message: `bundle ${plan.machines.bundle} started` });
-    await waitHealthy(cli, plan.machines.bundle, { timeoutMs: options.healthTimeoutMs ?? 120_000, ...sig });
+    // One `compose up` for both: the agent's depends_on (condition: service_healthy) makes
+    // compose start it only once the bundle is healthy.
+    const healthTimeoutMs = options.healthTimeoutMs ?? 120_000;
+    await composeUp(cli, plan, composeFile, { healthTimeoutMs, ...sig });
+    progress({ step: "compose-up", message: `bundle ${plan.machines.bundle} and agent ${plan.machines.agent} started (compose ${composeCommand.flavour} ${composeCommand.version})` });
+    checkAbort();
+    // Compose v1 counts a bundle that already exited as healthy: check for ourselves.
+    await Promise.all([waitHealthy(cli, plan.machines.bundle, { timeoutMs: healthTimeoutMs, ...sig }), waitRunning(cli, plan.machines.agent)]);
     progress({ step: "health", message: "bundle healthy" });
 
     checkAbort();
-    await composeUp(cli, plan, composeFile, ["--no-deps", SERVICES.agent], sig);
-    await waitRunning(cli, plan.machines.agent);
-    await fenceAgentNetwork(cli, plan, progress);
-    progress({ step: "compose-up", message: `agent ${plan.machines.agent} started` });
-
+    // The fence is applied concurrently with provisioning (which only writes files and the
+    // agent's config), and both must succeed before this function returns: no agent command
+    // is attached to an unfenced container.
+    const fence = fenceAgentNetwork(cli, plan, progress);
+    fence.catch(() => undefined);
     const handle: BottleHandle = {
       plan,
       stateDir: options.stateDir,
@@ -119,35 +128,48 @@ export async function launchBottle(plan: BottlePlan, options: LaunchOptions): Pr
       networks,
     };
     if (options.provision !== false) {
-      checkAbort();
       handle.provision = await provisionAgent(cli, plan, {
         stateDir: options.stateDir,
         container: plan.machines.agent,
         onProgress: progress,
+        fence,
         ...(options.compose?.homeDir ? { homeDir: options.compose.homeDir } : {}),
         ...sig,
       });
-    }
+    } else await fence;
+    checkAbort();
     progress({ step: "ready", message: `bottle ${plan.bottle} is ready` });
     return handle;
   } catch (error) {
     progress({ step: "teardown", message: "start failed: removing what was created", level: "warn" });
-    if (composeStarted) {
-      await dumpComposeLogs(cli, plan, options.stateDir).catch(() => undefined);
-      await cli.composeRun(plan.composeProject, composeFile, ["down", "--remove-orphans", "--volumes", "--timeout", "5"]).catch(() => undefined);
-      await removeContainersBySlug(cli, plan.slug).catch(() => undefined);
-    }
-    if (networks) await removeNetworks(cli, [networks.internal.name, networks.egress.name]).catch(() => undefined);
+    if (composeStarted || networks) await tearDownFailedStart(cli, plan, options.stateDir, networks ? [networks.internal.name, networks.egress.name] : []);
     await writeMetadata(options.stateDir, { ...metadata, stoppedAt: new Date().toISOString(), pid: undefined }).catch(() => undefined);
     throw error;
   }
 }
 
-async function composeUp(cli: DockerCli, plan: BottlePlan, file: string, services: string[], sig: { signal?: AbortSignal }) {
-  const result = await cli.composeRun(plan.composeProject, file, ["up", "-d", "--no-build", ...services], sig);
-  if (result.exitCode !== 0) {
-    throw commandError(`compose up ${services.join(" ")}`, [...cli.compose.argv, "-p", plan.composeProject, "-f", file, "up"], result);
+/**
+ * `compose up -d` of every service. Compose waits for the bundle's health before it starts
+ * the agent; past `healthTimeoutMs` it is stopped and the bundle's state explains why.
+ */
+async function composeUp(cli: DockerCli, plan: BottlePlan, file: string, options: { healthTimeoutMs: number; signal?: AbortSignal }): Promise<void> {
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(new Error("health timeout")), options.healthTimeoutMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout.signal]) : timeout.signal;
+  let result;
+  try {
+    result = await cli.composeRun(plan.composeProject, file, ["up", "-d", "--no-build"], { signal });
+  } finally {
+    clearTimeout(timer);
   }
+  if (result.exitCode === 0) return;
+  if (options.signal?.aborted) throw new BottleError("start was interrupted", { code: "LAUNCH_ABORTED", cause: options.signal.reason });
+  // Unhealthy, exited or never healthy in time: the bundle's own state and logs say more.
+  const state = await containerState(cli, plan.machines.bundle);
+  if (timeout.signal.aborted || (state && state.Health?.Status !== "healthy")) {
+    throw await bundleUnhealthy(cli, plan.machines.bundle, state, timeout.signal.aborted ? `it was not healthy after ${Math.round(options.healthTimeoutMs / 1000)} s` : undefined);
+  }
+  throw commandError("compose up", [...(await cli.composeCommand()).argv, "-p", plan.composeProject, "-f", file, "up", "-d", "--no-build"], result);
 }
 
 interface ContainerState {
@@ -176,6 +198,10 @@ export async function waitHealthy(cli: DockerCli, container: string, options: { 
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 500));
   }
   if (options.signal?.aborted) throw new BottleError("start was interrupted", { code: "LAUNCH_ABORTED", cause: options.signal.reason });
+  throw await bundleUnhealthy(cli, container, last, last && last.Status === "running" && last.Health?.Status !== "unhealthy" ? `it was not healthy after ${Math.round(options.timeoutMs / 1000)} s` : undefined);
+}
+
+async function bundleUnhealthy(cli: DockerCli, container: string, last: ContainerState | undefined, timedOut?: string): Promise<BottleError> {
   const logs = await cli.docker(["logs", "--tail", "60", container]);
   const probe = last?.Health?.Log?.at(-1);
   const why = !last
@@ -184,10 +210,8 @@ export async function waitHealthy(cli: DockerCli, container: string, options: { 
       ? `it ${last.Status} (exit code ${last.ExitCode})`
       : last.Health?.Status === "unhealthy"
         ? "its healthcheck failed"
-        : options.signal?.aborted
-          ? "start was interrupted"
-          : `it was not healthy after ${Math.round(options.timeoutMs / 1000)} s`;
-  throw new BottleError(
+        : (timedOut ?? "it was not healthy");
+  return new BottleError(
     `the sidecar bundle ${container} did not become healthy: ${why}` +
       (probe ? `\nlast health probe (exit ${probe.ExitCode}): ${tail(probe.Output, 5)}` : "") +
       `\n--- ${container} logs ---\n${tail(`${logs.stdout}\n${logs.stderr}`, 60) || "(empty)"}`,
@@ -210,8 +234,10 @@ async function waitRunning(cli: DockerCli, container: string): Promise<void> {
 
 async function assertNotRunning(cli: DockerCli, plan: BottlePlan): Promise<void> {
   const filter = ["--filter", `label=${LABELS.slug}=${plan.slug}`];
-  const containers = await cli.dockerOk(["ps", "-a", "-q", ...filter], { what: "listing containers" });
-  const networks = await cli.dockerOk(["network", "ls", "-q", ...filter], { what: "listing networks" });
+  const [containers, networks] = await Promise.all([
+    cli.dockerOk(["ps", "-a", "-q", ...filter], { what: "listing containers" }),
+    cli.dockerOk(["network", "ls", "-q", ...filter], { what: "listing networks" }),
+  ]);
   if (containers.trim() || networks.trim()) {
     throw new BottleError(`bottle "${plan.bottle}" (${plan.slug}) is already running or left containers/networks behind`, {
       code: "BOTTLE_ALREADY_RUNNING",
@@ -221,11 +247,9 @@ async function assertNotRunning(cli: DockerCli, plan: BottlePlan): Promise<void>
 }
 
 async function assertImages(cli: DockerCli, images: string[]): Promise<void> {
-  const missing: string[] = [];
-  for (const image of new Set(images)) {
-    const result = await cli.docker(["image", "inspect", "--format", "{{.Id}}", image]);
-    if (result.exitCode !== 0) missing.push(image);
-  }
+  const unique = [...new Set(images)];
+  const found = await Promise.all(unique.map(async (image) => (await cli.docker(["image", "inspect", "--format", "{{.Id}}", image])).exitCode === 0));
+  const missing = unique.filter((_, i) => !found[i]);
   if (missing.length) {
     throw new BottleError(`image(s) not found in the local engine: ${missing.join(", ")}`, {
       code: "DOCKER_IMAGE_MISSING",

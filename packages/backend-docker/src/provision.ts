@@ -19,6 +19,11 @@ export interface ProvisionOptions {
   homeDir?: string;
   onProgress?: ProgressListener;
   signal?: AbortSignal;
+  /**
+   * The network fence being applied concurrently (see fenceAgentNetwork). Provisioning
+   * waits for it and fails if it fails, so it never returns before the fence is in place.
+   */
+  fence?: Promise<unknown>;
 }
 
 export interface ProvisionReport {
@@ -49,37 +54,40 @@ export async function provisionAgent(cli: DockerCli, plan: BottlePlan, options: 
   const exec = (u: string, script: string, args: string[], input?: string | Buffer) =>
     execScript(cli, container, { user: u, script, args, ...(input !== undefined ? { input } : {}), ...(options.signal ? { signal: options.signal } : {}) });
 
+  // Independent steps run concurrently (each `docker exec` is an engine round trip, and
+  // Debian's update-ca-certificates alone takes ~1.5 s); see CA_INSTALL_SCRIPT.
   // 1. The bottle CA into the trust store (egress intercepts the agent's TLS).
-  const caPem = options.caCertPem ?? (await readHostFile(path.join(stateLayout(options.stateDir).config, "ca", "ca.crt"), "the bottle CA certificate"));
-  await exec(
-    "0",
-    'set -e; mkdir -p "$(dirname "$1")"; cat > "$1"; chmod 0644 "$1"; update-ca-certificates >/dev/null',
-    [plan.agent.caPath],
-    caPem,
-  );
-  progress(`trusted the bottle CA (${plan.agent.caPath})`);
+  const trustCa = async () => {
+    const caPem = options.caCertPem ?? (await readHostFile(path.join(stateLayout(options.stateDir).config, "ca", "ca.crt"), "the bottle CA certificate"));
+    await exec("0", CA_INSTALL_SCRIPT, [plan.agent.caPath], caPem);
+    progress(`trusted the bottle CA (${plan.agent.caPath})`);
+  };
 
   // 2. git: every upstream URL form is rewritten to the gate.
-  await writeAs(exec, user, `${home}/.gitconfig`, renderAgentGitconfigFile(plan, options.identity));
-  progress(`wrote ${home}/.gitconfig (${plan.git.upstreams.length} upstream(s) via git-gate)`);
+  const gitconfig = async () => {
+    await writeAs(exec, user, `${home}/.gitconfig`, renderAgentGitconfigFile(plan, options.identity));
+    progress(`wrote ${home}/.gitconfig (${plan.git.upstreams.length} upstream(s) via git-gate)`);
+  };
 
   // 3. Prompt and skills.
-  if (plan.agent.prompt) {
+  const prompt = async () => {
+    if (!plan.agent.prompt) return;
     const text = await readHostFile(expandHome(plan.agent.prompt.hostPath, homeDir), "the prompt file");
     await writeAs(exec, user, plan.agent.prompt.guestPath, text);
     progress(`installed the prompt at ${plan.agent.prompt.guestPath}`);
-  }
-  for (const skill of plan.agent.skills) {
+  };
+  const skills = plan.agent.skills.map((skill) => async () => {
     const source = expandHome(skill.hostPath, homeDir);
     await requireDirectory(source, "skills folder");
     await copyFolder(cli, container, { user, source, target: skill.guestPath, exclude: [], ...(options.signal ? { signal: options.signal } : {}) });
     await exec(user, 'chmod -R u=rwX,go=rX "$1"', [skill.guestPath]);
     progress(`installed skills ${skill.guestPath}`);
-  }
+  });
 
   // 4. Workspace copy (a mounted workspace needs nothing here).
   const ws = plan.agent.workspace;
-  if (ws?.mode === "copy") {
+  const workspace = async () => {
+    if (ws?.mode !== "copy") return;
     const source = expandHome(ws.hostPath, homeDir);
     await requireDirectory(source, "workspace");
     // The image should ship /workspace owned by the agent user; fix it if it does not.
@@ -95,20 +103,60 @@ export async function provisionAgent(cli: DockerCli, plan: BottlePlan, options: 
     }
     await copyFolder(cli, container, { user, source, target: ws.guestPath, exclude, ...(options.signal ? { signal: options.signal } : {}) });
     progress(`copied ${source} into ${ws.guestPath}${ws.copyGit ? " (with .git)" : ""}`);
-  }
+  };
 
   // 5. The supervise MCP server (the agent asks, the human approves). Not fatal: an agent
-  //    other than Claude Code has no `claude` to register it with.
-  if (plan.supervise.enabled) {
+  //    other than Claude Code has no `claude` to register it with. It waits for the files
+  //    (it works in the workspace and writes under ~/.claude), not for the fence: it only
+  //    writes the agent's config, and the agent has no route out but the bundle anyway
+  //    (--internal network); the fence additionally closes the host's gateway address.
+  const fence = options.fence ?? Promise.resolve();
+  const files = Promise.allSettled([gitconfig(), prompt(), ...skills.map((step) => step()), workspace()]);
+  const mcp = async () => {
+    const settled = await files;
+    if (!plan.supervise.enabled || settled.some((r) => r.status === "rejected")) return;
     const result = await cli.docker(
       ["exec", "-u", user, "-w", ws?.guestPath ?? home, container, "claude", "mcp", "add", "--scope", "user", "--transport", "http", "supervise", plan.supervise.url],
       options.signal ? { signal: options.signal } : {},
     );
     if (result.exitCode === 0) progress(`registered the supervise MCP server (${plan.supervise.url})`);
     else warn(`could not register the supervise MCP server: ${tail(result.stderr || result.stdout, 3) || `exit ${result.exitCode}`}`);
-  }
+  };
+
+  // Wait for every step, so nothing is still writing into the container when a failure
+  // makes the caller tear it down; then report the first failure.
+  const settled = [...(await Promise.allSettled([fence, trustCa(), mcp()])), ...(await files)];
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
   return report;
 }
+
+/**
+ * Installs the CA PEM (stdin) at "$1" and adds it to the trust store. Debian's
+ * update-ca-certificates re-links every certificate (~1.5 s on a small machine); when the
+ * result is predictable — Debian layout, no update hooks, a parseable certificate under
+ * /usr/local/share/ca-certificates — the same outcome is produced directly: the
+ * /etc/ssl/certs/<name>.pem link, its subject-hash link, and the PEM appended to
+ * ca-certificates.crt (where update-ca-certificates puts local certificates: last).
+ * Anything else falls back to update-ca-certificates.
+ */
+export const CA_INSTALL_SCRIPT = `set -e
+mkdir -p "$(dirname "$1")"; cat > "$1"; chmod 0644 "$1"
+fast() {
+  case "$1" in /usr/local/share/ca-certificates/*.crt) ;; *) return 1 ;; esac
+  command -v openssl >/dev/null 2>&1 && [ -f /etc/ssl/certs/ca-certificates.crt ] || return 1
+  for hook in /etc/ca-certificates/update.d/*; do [ ! -e "$hook" ] || return 1; done
+  hash=$(openssl x509 -hash -noout -in "$1" 2>/dev/null) || return 1
+  first=$(sed -n 2p "$1"); [ -n "$first" ] || return 1
+  cd /etc/ssl/certs || return 1
+  pem="$(basename "$1" .crt | sed -e 's/ /_/g' -e 's/[()]/=/g' -e 's/,/_/g').pem"
+  ln -sf "$1" "$pem" || return 1
+  i=0; while [ -e "$hash.$i" ] && [ "$(readlink "$hash.$i")" != "$pem" ]; do i=$((i + 1)); done
+  ln -sf "$pem" "$hash.$i" || return 1
+  grep -qxF "$first" ca-certificates.crt || sed -e '$a\\' "$1" >> ca-certificates.crt || return 1
+}
+fast "$1" || update-ca-certificates >/dev/null
+`;
 
 type ExecFn = (user: string, script: string, args: string[], input?: string | Buffer) => Promise<string>;
 

@@ -1,7 +1,7 @@
-import { access, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { LABELS, type BottlePlan } from "@bottle/plan";
-import { prepareStateDir, readMetadata, retireState, stateDirFor, stateLayout, writeMetadata } from "@bottle/state";
+import { prepareStateDir, readMetadata, retireState, stateDirFor, writeMetadata } from "@bottle/state";
 import { ROLE_LABEL, STATE_DIR_LABEL } from "./compose.js";
 import { DockerCli } from "./engine.js";
 import type { DockerTools } from "./exec.js";
@@ -29,9 +29,11 @@ export interface StopReport {
 }
 
 /**
- * Stops a bottle: dumps every container's log into `<state>/logs/compose.log`, runs
- * `compose down --remove-orphans --volumes`, removes whatever still carries the bottle's
- * label, then its networks. Safe to call on a bottle that is half up or already gone.
+ * Stops a bottle: dumps every container's log into `<state>/logs/compose.log`, then does
+ * what `compose down --remove-orphans --volumes` would, with direct docker calls (compose
+ * v1 pays a Python start-up per invocation): stop all the bottle's containers at once,
+ * remove them with their anonymous volumes, remove its networks. Everything is found by
+ * the bottle's label. Safe to call on a bottle that is half up or already gone.
  */
 export async function stopBottle(plan: BottlePlan, options: StopOptions = {}): Promise<StopReport> {
   const cli = options.cli ?? (await DockerCli.connect(options.tools));
@@ -39,7 +41,7 @@ export async function stopBottle(plan: BottlePlan, options: StopOptions = {}): P
   const progress = options.onProgress ?? (() => {});
   const report: StopReport = { containers: [], networks: [] };
 
-  const present = await containersBySlug(cli, plan.slug);
+  const [present, labelledNetworks] = await Promise.all([containersBySlug(cli, plan.slug), networksBySlug(cli, plan.slug)]);
   const owner = options.owner ?? (process.getuid && process.getgid ? { uid: process.getuid(), gid: process.getgid() } : undefined);
   const bundle = present.find((c) => c.role === "bundle" && c.running);
   if (bundle && owner && owner.uid !== 0) {
@@ -48,18 +50,12 @@ export async function stopBottle(plan: BottlePlan, options: StopOptions = {}): P
     if (chown.exitCode !== 0) progress({ step: "teardown", message: `could not hand ${plan.bundle.paths.state} back to uid ${owner.uid}: ${chown.stderr.trim()}`, level: "warn" });
   }
   if (present.length) {
-    report.logFile = await dumpComposeLogs(cli, plan, stateDir);
+    report.logFile = await writeContainerLogs(cli, present, stateDir);
     progress({ step: "teardown", message: `logs saved to ${report.logFile}` });
+    await removeContainers(cli, present, { stopTimeoutS: 10 });
   }
-  const composeFile = stateLayout(stateDir).composeFile;
-  if (present.length && (await exists(composeFile))) {
-    await cli.composeRun(plan.composeProject, composeFile, ["down", "--remove-orphans", "--volumes", "--timeout", "10"]);
-    progress({ step: "teardown", message: "compose down done" });
-  }
-  // Whatever compose did not remove (no compose file, a failed down) goes by label.
-  await removeContainersBySlug(cli, plan.slug);
   report.containers = present.map((c) => c.name);
-  report.networks = await removeNetworks(cli, [plan.networks.internal, plan.networks.egress, ...(await networksBySlug(cli, plan.slug)).map((n) => n.name)].filter(unique));
+  report.networks = await removeNetworks(cli, [plan.networks.internal, plan.networks.egress, ...labelledNetworks.map((n) => n.name)].filter(unique));
   progress({ step: "teardown", message: `removed ${report.containers.length} container(s), ${report.networks.length} network(s)` });
 
   const metadata = await readMetadata(stateDir);
@@ -71,24 +67,71 @@ export async function stopBottle(plan: BottlePlan, options: StopOptions = {}): P
 }
 
 /**
- * Writes the timestamped logs of the bottle's containers to `<state>/logs/compose.log`
- * (through compose when the compose file exists, else per container) and returns the path.
+ * `compose down` without compose: `docker stop` of all containers in one call (the engine
+ * stops them in parallel; each runs under an init or traps SIGTERM, so they exit promptly),
+ * then `docker rm -f -v` (anonymous volumes go too; -f covers a container that started
+ * meanwhile).
+ */
+async function removeContainers(cli: DockerCli, containers: readonly LabelledObject[], options: { stopTimeoutS: number }): Promise<void> {
+  if (containers.length === 0) return;
+  const running = containers.filter((c) => c.running).map((c) => c.id);
+  if (running.length) await cli.docker(["stop", "--time", String(options.stopTimeoutS), ...running]);
+  await cli.dockerOk(["rm", "-f", "-v", ...containers.map((c) => c.id)], { what: "removing containers" });
+}
+
+/**
+ * Removes everything of a bottle that failed to start, by label: logs saved first, then
+ * containers (short stop timeout), then networks. Never throws.
+ */
+export async function tearDownFailedStart(cli: DockerCli, plan: BottlePlan, stateDir: string, networks: readonly string[]): Promise<void> {
+  const present = await containersBySlug(cli, plan.slug).catch(() => [] as LabelledObject[]);
+  if (present.length) {
+    await writeContainerLogs(cli, present, stateDir).catch(() => undefined);
+    await removeContainers(cli, present, { stopTimeoutS: 5 }).catch(() => undefined);
+    // Anything that appeared meanwhile (a compose up killed mid-way).
+    await removeContainersBySlug(cli, plan.slug).catch(() => undefined);
+  }
+  const labelled = await networksBySlug(cli, plan.slug).catch(() => [] as LabelledObject[]);
+  await removeNetworks(cli, [...networks, ...labelled.map((n) => n.name)].filter(unique)).catch(() => undefined);
+}
+
+/**
+ * Writes the timestamped logs of the bottle's containers to `<state>/logs/compose.log` and
+ * returns the path. Each line reads `<service> | <timestamp> <text>` like `compose logs
+ * --timestamps`; lines of all containers are merged in time order.
  */
 export async function dumpComposeLogs(cli: DockerCli, plan: BottlePlan, stateDir: string): Promise<string> {
+  return writeContainerLogs(cli, await containersBySlug(cli, plan.slug), stateDir);
+}
+
+async function writeContainerLogs(cli: DockerCli, containers: readonly LabelledObject[], stateDir: string): Promise<string> {
   const layout = await prepareStateDir(stateDir);
   const file = path.join(layout.logs, "compose.log");
-  let text = "";
-  if (await exists(layout.composeFile)) {
-    const result = await cli.composeRun(plan.composeProject, layout.composeFile, ["logs", "--no-color", "--timestamps"]);
-    text = result.stdout + (result.stderr ? `\n${result.stderr}` : "");
-  } else {
-    for (const container of await containersBySlug(cli, plan.slug)) {
+  const width = Math.max(0, ...containers.map((c) => serviceOf(c).length));
+  const perContainer = await Promise.all(
+    containers.map(async (container) => {
       const result = await cli.docker(["logs", "--timestamps", container.id]);
-      text += `--- ${container.name} ---\n${result.stdout}\n${result.stderr}\n`;
-    }
-  }
-  await writeFile(file, text.endsWith("\n") ? text : `${text}\n`, { mode: 0o600 });
+      const prefix = `${serviceOf(container).padEnd(width)} | `;
+      const lines = `${result.stdout}\n${result.stderr}`.split("\n").filter((line) => line !== "");
+      return lines.map((line) => ({ at: timestampOf(line), text: prefix + line }));
+    }),
+  );
+  // A stable sort keeps each container's own order; lines without a timestamp sort first.
+  const merged = perContainer.flat().sort((a, b) => a.at - b.at);
+  const text = merged.map((line) => line.text).join("\n");
+  await writeFile(file, `${text}\n`, { mode: 0o600 });
   return file;
+}
+
+function serviceOf(container: LabelledObject): string {
+  return container.role ?? container.name;
+}
+
+/** Milliseconds of the RFC 3339 timestamp `docker logs --timestamps` puts first (0 if none). */
+function timestampOf(line: string): number {
+  const space = line.indexOf(" ");
+  const at = Date.parse(space > 0 ? line.slice(0, space) : line);
+  return Number.isNaN(at) ? 0 : at;
 }
 
 interface LabelledObject {
@@ -198,11 +241,4 @@ function pidAlive(pid: number): boolean {
 
 function unique<T>(value: T, index: number, all: T[]): boolean {
   return all.indexOf(value) === index;
-}
-
-async function exists(file: string): Promise<boolean> {
-  return access(file).then(
-    () => true,
-    () => false,
-  );
 }
