@@ -106,15 +106,16 @@ export async function provisionAgent(cli: DockerCli, plan: BottlePlan, options: 
   };
 
   // 5. The supervise MCP server (the agent asks, the human approves). Not fatal: an agent
-  //    other than Claude Code has no `claude` to register it with. It waits for the files
-  //    (it works in the workspace and writes under ~/.claude), not for the fence: it only
-  //    writes the agent's config, and the agent has no route out but the bundle anyway
-  //    (--internal network); the fence additionally closes the host's gateway address.
+  //    other than Claude Code has no `claude` to register it with. It runs in the workspace,
+  //    so it waits for a copied one; not for the fence: it only writes the agent's config,
+  //    and the agent has no route out but the bundle anyway (--internal network); the fence
+  //    additionally closes the host's gateway address, and is in place before this returns.
   const fence = options.fence ?? Promise.resolve();
-  const files = Promise.allSettled([gitconfig(), prompt(), ...skills.map((step) => step()), workspace()]);
+  const copied = workspace();
+  const files = Promise.allSettled([gitconfig(), prompt(), ...skills.map((step) => step()), copied]);
   const mcp = async () => {
-    const settled = await files;
-    if (!plan.supervise.enabled || settled.some((r) => r.status === "rejected")) return;
+    const ready = await Promise.allSettled([copied]);
+    if (!plan.supervise.enabled || ready.some((r) => r.status === "rejected")) return;
     const result = await cli.docker(
       ["exec", "-u", user, "-w", ws?.guestPath ?? home, container, "claude", "mcp", "add", "--scope", "user", "--transport", "http", "supervise", plan.supervise.url],
       options.signal ? { signal: options.signal } : {},
