@@ -2,7 +2,7 @@ import { writeFile } from "node:fs/promises";
 import { BottleError } from "@bottle/errors";
 import { LABELS, type BottlePlan } from "@bottle/plan";
 import { prepareStateDir, writeMetadata, writeSecretFiles, type BottleMetadata } from "@bottle/state";
-import { renderCompose, type RenderComposeOptions } from "./compose.js";
+import { renderCompose, SERVICES, type RenderComposeOptions } from "./compose.js";
 import { DockerCli, commandError } from "./engine.js";
 import { tail, type DockerTools } from "./exec.js";
 import { createNetworks, removeNetworks, type BottleNetworks } from "./networks.js";
@@ -47,11 +47,12 @@ export interface BottleHandle {
 }
 
 /**
- * Brings a bottle up: state dir, networks, bundle config, one compose up (bundle first, the
- * agent once the bundle is healthy), then the network fence and provisioning side by side
- * (provisioning only writes files and config; it waits for the fence before it returns, and
- * so does this function, before any agent command is attached). Whatever it created is
- * torn down again if any step fails or `signal` aborts.
+ * Brings a bottle up: state dir, networks, bundle config; then, side by side, `compose up`
+ * of the bundle (until healthy) and of the agent (`--no-deps`), the network fence once the
+ * bundle has an address, and provisioning (which only writes files and the agent's config,
+ * and waits for the fence before it returns, as does this function: no agent command is
+ * attached before the fence is in place). Whatever it created is torn down again if any
+ * step fails or `signal` aborts.
  */
 export async function launchBottle(plan: BottlePlan, options: LaunchOptions): Promise<BottleHandle> {
   const progress = options.onProgress ?? (() => {});
@@ -103,22 +104,56 @@ export async function launchBottle(plan: BottlePlan, options: LaunchOptions): Pr
     const composeCommand = await compose;
     checkAbort();
     composeStarted = true;
-    // One `compose up` for both: the agent's depends_on (condition: service_healthy) makes
-    // compose start it only once the bundle is healthy.
     const healthTimeoutMs = options.healthTimeoutMs ?? 120_000;
-    await composeUp(cli, plan, composeFile, { healthTimeoutMs, ...sig });
-    progress({ step: "compose-up", message: `bundle ${plan.machines.bundle} and agent ${plan.machines.agent} started (compose ${composeCommand.flavour} ${composeCommand.version})` });
+    // The bundle and the agent come up side by side (the agent only runs `sleep infinity`
+    // until something is attached), so the agent's provisioning overlaps the bundle's boot.
+    // A failure on either side stops the other (`inner`), and the first one is reported.
+    const inner = new AbortController();
+    const both = { signal: signal ? AbortSignal.any([signal, inner.signal]) : inner.signal };
+    let firstError: unknown;
+    const guard = <T>(work: Promise<T>): Promise<T> =>
+      work.catch((error: unknown) => {
+        if (firstError === undefined) firstError = error;
+        inner.abort(error);
+        throw error;
+      });
+    const bundleUp = guard(composeUp(cli, plan, composeFile, [SERVICES.bundle], both));
+    const agentUp = guard(composeUp(cli, plan, composeFile, ["--no-deps", SERVICES.agent], both));
+    const bundleHealthy = guard(
+      (async () => {
+        await bundleUp;
+        progress({ step: "compose-up", message: `bundle ${plan.machines.bundle} started (compose ${composeCommand.flavour} ${composeCommand.version})` });
+        await waitHealthy(cli, plan.machines.bundle, { timeoutMs: healthTimeoutMs, intervalMs: 200, ...both });
+        progress({ step: "health", message: "bundle healthy" });
+      })(),
+    );
+    // The fence needs the bundle's address (it has one once started, healthy or not).
+    // Provisioning only writes files and the agent's config; it waits for the fence before
+    // it returns, and so does this function: no agent command meets an unfenced container.
+    const agentReady = guard(
+      (async () => {
+        await agentUp;
+        await waitRunning(cli, plan.machines.agent);
+        progress({ step: "compose-up", message: `agent ${plan.machines.agent} started` });
+        const fence = guard(bundleUp.then(() => fenceAgentNetwork(cli, plan, progress)));
+        if (options.provision === false) {
+          await fence;
+          return undefined;
+        }
+        return provisionAgent(cli, plan, {
+          stateDir: options.stateDir,
+          container: plan.machines.agent,
+          onProgress: progress,
+          fence,
+          ...(options.compose?.homeDir ? { homeDir: options.compose.homeDir } : {}),
+          ...both,
+        });
+      })(),
+    );
+    // Nothing may still be running against the containers when a failure tears them down.
+    const [, provisioned] = await Promise.allSettled([bundleHealthy, agentReady]);
     checkAbort();
-    // Compose v1 counts a bundle that already exited as healthy: check for ourselves.
-    await Promise.all([waitHealthy(cli, plan.machines.bundle, { timeoutMs: healthTimeoutMs, ...sig }), waitRunning(cli, plan.machines.agent)]);
-    progress({ step: "health", message: "bundle healthy" });
-
-    checkAbort();
-    // The fence is applied concurrently with provisioning (which only writes files and the
-    // agent's config), and both must succeed before this function returns: no agent command
-    // is attached to an unfenced container.
-    const fence = fenceAgentNetwork(cli, plan, progress);
-    fence.catch(() => undefined);
+    if (firstError !== undefined) throw firstError;
     const handle: BottleHandle = {
       plan,
       stateDir: options.stateDir,
@@ -127,17 +162,7 @@ export async function launchBottle(plan: BottlePlan, options: LaunchOptions): Pr
       containers: { ...plan.machines },
       networks,
     };
-    if (options.provision !== false) {
-      handle.provision = await provisionAgent(cli, plan, {
-        stateDir: options.stateDir,
-        container: plan.machines.agent,
-        onProgress: progress,
-        fence,
-        ...(options.compose?.homeDir ? { homeDir: options.compose.homeDir } : {}),
-        ...sig,
-      });
-    } else await fence;
-    checkAbort();
+    if (provisioned?.status === "fulfilled" && provisioned.value) handle.provision = provisioned.value;
     progress({ step: "ready", message: `bottle ${plan.bottle} is ready` });
     return handle;
   } catch (error) {
@@ -148,28 +173,12 @@ export async function launchBottle(plan: BottlePlan, options: LaunchOptions): Pr
   }
 }
 
-/**
- * `compose up -d` of every service. Compose waits for the bundle's health before it starts
- * the agent; past `healthTimeoutMs` it is stopped and the bundle's state explains why.
- */
-async function composeUp(cli: DockerCli, plan: BottlePlan, file: string, options: { healthTimeoutMs: number; signal?: AbortSignal }): Promise<void> {
-  const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(new Error("health timeout")), options.healthTimeoutMs);
-  const signal = options.signal ? AbortSignal.any([options.signal, timeout.signal]) : timeout.signal;
-  let result;
-  try {
-    result = await cli.composeRun(plan.composeProject, file, ["up", "-d", "--no-build"], { signal });
-  } finally {
-    clearTimeout(timer);
+async function composeUp(cli: DockerCli, plan: BottlePlan, file: string, services: string[], sig: { signal?: AbortSignal }): Promise<void> {
+  const result = await cli.composeRun(plan.composeProject, file, ["up", "-d", "--no-build", ...services], sig);
+  if (sig.signal?.aborted) throw new BottleError("start was interrupted", { code: "LAUNCH_ABORTED", cause: sig.signal.reason });
+  if (result.exitCode !== 0) {
+    throw commandError(`compose up ${services.join(" ")}`, [...(await cli.composeCommand()).argv, "-p", plan.composeProject, "-f", file, "up", "-d", "--no-build", ...services], result);
   }
-  if (result.exitCode === 0) return;
-  if (options.signal?.aborted) throw new BottleError("start was interrupted", { code: "LAUNCH_ABORTED", cause: options.signal.reason });
-  // Unhealthy, exited or never healthy in time: the bundle's own state and logs say more.
-  const state = await containerState(cli, plan.machines.bundle);
-  if (timeout.signal.aborted || (state && state.Health?.Status !== "healthy")) {
-    throw await bundleUnhealthy(cli, plan.machines.bundle, state, timeout.signal.aborted ? `it was not healthy after ${Math.round(options.healthTimeoutMs / 1000)} s` : undefined);
-  }
-  throw commandError("compose up", [...(await cli.composeCommand()).argv, "-p", plan.composeProject, "-f", file, "up", "-d", "--no-build"], result);
 }
 
 interface ContainerState {
