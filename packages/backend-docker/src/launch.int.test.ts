@@ -123,7 +123,8 @@ describe("launchBottle / stopBottle on a real engine", () => {
     // What the bundle (root inside) wrote is handed back to the host user.
     expect(statSync(path.join(stateDir, "bundle", "hup")).uid).toBe(1234);
     expect(report.networks.sort()).toEqual([plan.networks.egress, plan.networks.internal].sort());
-    expect(readFileSync(path.join(stateDir, "logs", "compose.log"), "utf8")).toContain("stand-in bundle up");
+    // Like `compose logs --timestamps`: service prefix, then the engine's timestamp.
+    expect(readFileSync(path.join(stateDir, "logs", "compose.log"), "utf8")).toMatch(/^bundle \| \d{4}-\d\d-\d\dT\S+ \[supervisor\] stand-in bundle up$/m);
     const left = await execa("docker", ["ps", "-aq", "--filter", `label=dev.bottle.slug=${plan.slug}`]);
     expect(left.stdout).toBe("");
     expect((await execa("docker", ["network", "ls", "-q", "--filter", `label=dev.bottle.slug=${plan.slug}`])).stdout).toBe("");

@@ -3,8 +3,8 @@ import path from "node:path";
 import { LABELS, type BottlePlan } from "@bottle/plan";
 import { prepareStateDir, readMetadata, retireState, stateDirFor, writeMetadata } from "@bottle/state";
 import { ROLE_LABEL, STATE_DIR_LABEL } from "./compose.js";
-import { DockerCli } from "./engine.js";
-import type { DockerTools } from "./exec.js";
+import { checkEngine, DockerCli } from "./engine.js";
+import { DEFAULT_TOOLS, type DockerTools } from "./exec.js";
 import { removeNetworks } from "./networks.js";
 import type { ProgressListener } from "./progress.js";
 
@@ -36,12 +36,17 @@ export interface StopReport {
  * the bottle's label. Safe to call on a bottle that is half up or already gone.
  */
 export async function stopBottle(plan: BottlePlan, options: StopOptions = {}): Promise<StopReport> {
-  const cli = options.cli ?? (await DockerCli.connect(options.tools));
+  const cli = options.cli ?? new DockerCli(options.tools ?? DEFAULT_TOOLS);
   const stateDir = options.stateDir ?? stateDirFor(plan.slug);
   const progress = options.onProgress ?? (() => {});
   const report: StopReport = { containers: [], networks: [] };
 
-  const [present, labelledNetworks] = await Promise.all([containersBySlug(cli, plan.slug), networksBySlug(cli, plan.slug)]);
+  // The engine check (what DockerCli.connect does) runs alongside the listing; its error,
+  // with the hint, wins when the engine is not there.
+  const listing = Promise.all([containersBySlug(cli, plan.slug), networksBySlug(cli, plan.slug)]);
+  listing.catch(() => undefined);
+  if (!options.cli) await checkEngine(cli.tools);
+  const [present, labelledNetworks] = await listing;
   const owner = options.owner ?? (process.getuid && process.getgid ? { uid: process.getuid(), gid: process.getgid() } : undefined);
   const bundle = present.find((c) => c.role === "bundle" && c.running);
   if (bundle && owner && owner.uid !== 0) {
@@ -52,10 +57,18 @@ export async function stopBottle(plan: BottlePlan, options: StopOptions = {}): P
   if (present.length) {
     report.logFile = await writeContainerLogs(cli, present, stateDir);
     progress({ step: "teardown", message: `logs saved to ${report.logFile}` });
-    await removeContainers(cli, present, { stopTimeoutS: 10 });
   }
+  const networkNames = [plan.networks.internal, plan.networks.egress, ...labelledNetworks.map((n) => n.name)].filter(unique);
+  // A stopped container no longer holds an endpoint: its removal and the networks' go
+  // together. Whatever the first network attempt left is retried once the containers are gone.
+  await stopContainers(cli, present, { stopTimeoutS: 10 });
+  const [, early] = await Promise.all([
+    present.length ? cli.dockerOk(["rm", "-f", "-v", ...present.map((c) => c.id)], { what: "removing containers" }) : undefined,
+    cli.docker(["network", "rm", ...networkNames]),
+  ]);
+  const removedEarly = early.exitCode === 0 ? networkNames : networkNames.filter((name) => early.stdout.split("\n").some((line) => line.trim() === name));
   report.containers = present.map((c) => c.name);
-  report.networks = await removeNetworks(cli, [plan.networks.internal, plan.networks.egress, ...labelledNetworks.map((n) => n.name)].filter(unique));
+  report.networks = [...removedEarly, ...(await removeNetworks(cli, networkNames.filter((name) => !removedEarly.includes(name))))];
   progress({ step: "teardown", message: `removed ${report.containers.length} container(s), ${report.networks.length} network(s)` });
 
   const metadata = await readMetadata(stateDir);
@@ -74,9 +87,13 @@ export async function stopBottle(plan: BottlePlan, options: StopOptions = {}): P
  */
 async function removeContainers(cli: DockerCli, containers: readonly LabelledObject[], options: { stopTimeoutS: number }): Promise<void> {
   if (containers.length === 0) return;
+  await stopContainers(cli, containers, options);
+  await cli.dockerOk(["rm", "-f", "-v", ...containers.map((c) => c.id)], { what: "removing containers" });
+}
+
+async function stopContainers(cli: DockerCli, containers: readonly LabelledObject[], options: { stopTimeoutS: number }): Promise<void> {
   const running = containers.filter((c) => c.running).map((c) => c.id);
   if (running.length) await cli.docker(["stop", "--time", String(options.stopTimeoutS), ...running]);
-  await cli.dockerOk(["rm", "-f", "-v", ...containers.map((c) => c.id)], { what: "removing containers" });
 }
 
 /**
