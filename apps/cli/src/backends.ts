@@ -1,5 +1,7 @@
-import { dockerBackend } from "@bottle/backend-docker";
-import { smolvmBackend } from "@bottle/backend-smolvm";
+// The backends load on first use: a command that needs neither (validate, plan, ls of
+// state) should not pay for their dependencies.
+const loadDocker = async () => (await import("@bottle/backend-docker")).dockerBackend;
+const loadSmolvm = async () => (await import("@bottle/backend-smolvm")).smolvmBackend;
 import { BottleError } from "@bottle/errors";
 import { resolvePlan, type BottlePlan } from "@bottle/plan";
 import type { Manifest } from "@bottle/manifest";
@@ -36,7 +38,7 @@ export interface CliBackend {
 const docker: CliBackend = {
   name: "docker",
   async launch(plan, ctx) {
-    await dockerBackend.launch(plan, {
+    await (await loadDocker()).launch(plan, {
       stateDir: ctx.layout.root,
       holderPid: ctx.detach ? null : process.pid,
       writeBundleFiles: ({ networks }) => writeBundleFiles(ctx.layout, plan, { secrets: ctx.secrets, internalCidr: networks.internal.subnet }),
@@ -45,11 +47,11 @@ const docker: CliBackend = {
     });
     return plan;
   },
-  attach: (plan, command) => dockerBackend.attach(plan, { command }),
-  stop: (plan, layout, onProgress) => dockerBackend.stop(plan, { stateDir: layout.root, onProgress }),
-  reload: (plan) => dockerBackend.reload(plan),
-  exec: (slug, command, user) => dockerBackend.exec(slug, command, { ...(user ? { user } : {}) }),
-  logs: (slug, options) => dockerBackend.logs(slug, options),
+  attach: async (plan, command) => (await loadDocker()).attach(plan, { command }),
+  stop: async (plan, layout, onProgress) => (await loadDocker()).stop(plan, { stateDir: layout.root, onProgress }),
+  reload: async (plan) => (await loadDocker()).reload(plan),
+  exec: async (slug, command, user) => (await loadDocker()).exec(slug, command, { ...(user ? { user } : {}) }),
+  logs: async (slug, options) => (await loadDocker()).logs(slug, options),
 };
 
 const smolvm: CliBackend = {
@@ -72,7 +74,7 @@ const smolvm: CliBackend = {
       ...(ctx.detach ? {} : { pid: process.pid }),
       startedAt: new Date().toISOString(),
     });
-    const result = await smolvmBackend.launch({
+    const result = await (await loadSmolvm()).launch({
       planFor: (bundleAddress) =>
         resolvePlan(ctx.manifest, plan.bottle, {
           manifestPath: ctx.manifestPath,
@@ -85,23 +87,25 @@ const smolvm: CliBackend = {
     });
     return result.plan;
   },
-  attach: (plan, command) => smolvmBackend.attach(plan, command),
+  attach: async (plan, command) => (await loadSmolvm()).attach(plan, command),
   async stop(plan, layout) {
-    await smolvmBackend.stop(plan, { logsDir: layout.logs });
+    await (await loadSmolvm()).stop(plan, { logsDir: layout.logs });
     return { logFile: `${layout.logs}/bundle.log` };
   },
-  reload: async (plan, layout) => void (await smolvmBackend.reload(plan, { stateDir: layout.root })),
+  reload: async (plan, layout) => void (await (await loadSmolvm()).reload(plan, { stateDir: layout.root })),
   async exec(slug, command) {
-    const result = await smolvmBackend.exec(slug, command);
+    const result = await (await loadSmolvm()).exec(slug, command);
     process.stdout.write(result.stdout);
     process.stderr.write(result.stderr);
     return result.exitCode;
   },
   async logs(slug) {
-    process.stdout.write(await smolvmBackend.logs(slug));
+    process.stdout.write(await (await loadSmolvm()).logs(slug));
     return 0;
   },
 };
+
+export { loadDocker, loadSmolvm };
 
 export function backendFor(target: Pick<BottlePlan, "backend">): CliBackend {
   return target.backend === "smolvm" ? smolvm : docker;

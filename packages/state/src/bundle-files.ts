@@ -1,10 +1,7 @@
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { createBottleCa, fingerprintSha256, type PemPair } from "@bottle/ca";
+import type { PemPair } from "@bottle/ca";
 import { BottleError } from "@bottle/errors";
-import { renderRoutesFile, parseRoutesFile } from "@bottle/egress";
-import { renderGitGate } from "@bottle/git-gate-render";
-import { renderPipelockConfig, renderPipelockSecretsFile } from "@bottle/pipelock";
 import type { BottlePlan, EgressRoutePlan } from "@bottle/plan";
 import { mkdirPrivate, writeFileAtomic } from "./fs.js";
 import { stateLayout, type StateLayout } from "./layout.js";
@@ -30,6 +27,8 @@ export async function prepareStateDir(stateDir: string): Promise<StateLayout> {
 
 /** Loads the bottle CA from the state dir, creating it on first launch. */
 export async function ensureBottleCa(layout: StateLayout, plan: BottlePlan): Promise<PemPair & { fingerprint: string; created: boolean }> {
+  // loaded on demand: the X.509 stack is the slowest import of every CLI command
+  const { createBottleCa, fingerprintSha256 } = await import("@bottle/ca");
   const certPath = path.join(layout.ca, "ca.crt");
   const keyPath = path.join(layout.ca, "ca.key");
   let created = false;
@@ -59,6 +58,7 @@ export async function writeBundleFiles(layout: StateLayout, plan: BottlePlan, in
   await writeRoutes(layout, plan, input.approvedRoutes ?? []);
 
   if (plan.git.upstreams.length > 0) {
+    const { renderGitGate } = await import("@bottle/git-gate-render");
     const gate = renderGitGate(plan);
     for (const file of gate.files) {
       await writeFileAtomic(path.join(layout.config, path.relative(paths.config, file.path)), file.content, file.mode);
@@ -67,6 +67,7 @@ export async function writeBundleFiles(layout: StateLayout, plan: BottlePlan, in
 
   if (plan.pipelock.enabled) {
     if (!input.internalCidr) throw new BottleError("pipelock needs the internal network's CIDR", { code: "STATE_NO_CIDR" });
+    const { renderPipelockConfig, renderPipelockSecretsFile } = await import("@bottle/pipelock");
     const yaml = renderPipelockConfig(plan, {
       internalCidr: input.internalCidr,
       secretsFile: `${paths.secrets}/pipelock-secrets.txt`,
@@ -85,6 +86,7 @@ export async function writeBundleFiles(layout: StateLayout, plan: BottlePlan, in
 
 /** Re-renders routes.json (manifest routes + approved ones); an invalid result is never written. */
 export async function writeRoutes(layout: StateLayout, plan: BottlePlan, approvedRoutes: EgressRoutePlan[]): Promise<string> {
+  const { renderRoutesFile, parseRoutesFile } = await import("@bottle/egress");
   const text = renderRoutesFile(plan, approvedRoutes);
   parseRoutesFile(text);
   const file = path.join(layout.config, "routes.json");

@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { buildImages, ensureBaseImage } from "@bottle/backend-docker";
 import type { Output } from "../output.js";
 import { progressPrinter } from "../progress.js";
 import { buildCaBundle, repoRoot } from "../repo.js";
@@ -16,6 +15,7 @@ export function registerBuild(program: Command, output: Output): void {
     .addHelpText("after", "\nExamples:\n  $ bottle build\n  $ bottle build --extra-ca /etc/ssl/certs/ca-certificates.crt --verbose")
     .action(async (opts: { force?: boolean; extraCa?: string; buildArg?: string[]; json?: boolean; verbose?: boolean }) => {
       const progress = progressPrinter(output, { verbose: opts.verbose });
+      const { buildImages, ensureBaseImage } = await import("@bottle/backend-docker");
       const root = repoRoot();
       const buildCa = buildCaBundle(opts.extraCa);
       await ensureBaseImage({ repoRoot: root, onProgress: progress });

@@ -1,6 +1,5 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { createBottleCa, fingerprintSha256, writeBottleCa } from "@bottle/ca";
 import type { Output } from "../output.js";
 
 export function registerCa(program: Command, output: Output): void {
@@ -12,6 +11,7 @@ export function registerCa(program: Command, output: Output): void {
     .option("--json", "print paths and fingerprint as JSON")
     .addHelpText("after", "\nExample:\n  $ bottle ca --out ./my-ca")
     .action(async (opts: { out: string; name: string; json?: boolean }) => {
+      const { createBottleCa, fingerprintSha256, writeBottleCa } = await import("@bottle/ca");
       const pair = await createBottleCa({ commonName: opts.name });
       const written = await writeBottleCa(path.resolve(opts.out), pair);
       const result = { ...written, sha256: fingerprintSha256(pair.certPem) };

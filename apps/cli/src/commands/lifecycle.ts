@@ -1,12 +1,10 @@
 import type { Command } from "commander";
 import { retireState } from "@bottle/state";
-import { backendFor } from "../backends.js";
+import { backendFor, loadDocker, loadSmolvm } from "../backends.js";
 import { PassExitCode } from "../exit.js";
 import type { Output } from "../output.js";
 import { progressPrinter } from "../progress.js";
 import { findTarget, planOf } from "../targets.js";
-import { dockerBackend } from "@bottle/backend-docker";
-import { smolvmBackend } from "@bottle/backend-smolvm";
 
 export function registerLifecycle(program: Command, output: Output): void {
   program
@@ -30,6 +28,7 @@ export function registerLifecycle(program: Command, output: Output): void {
     .option("--json", "print as JSON")
     .addHelpText("after", "\nExamples:\n  $ bottle ls\n  $ bottle ls --json | jq '.[].slug'")
     .action(async (opts: { json?: boolean }) => {
+      const [dockerBackend, smolvmBackend] = await Promise.all([loadDocker(), loadSmolvm()]);
       const smolvmRows = await smolvmBackend.list().catch(() => []);
       const rows = [
         ...(await dockerBackend.list()).map((r) => ({ ...r, backend: "docker" })),
@@ -81,7 +80,7 @@ export function registerLifecycle(program: Command, output: Output): void {
     .option("--json", "print what was removed as JSON")
     .addHelpText("after", "\nExample:\n  $ bottle cleanup")
     .action(async (opts: { json?: boolean }) => {
-      const report = await dockerBackend.cleanup();
+      const report = await (await loadDocker()).cleanup();
       if (opts.json) return output.json(report);
       output.out(JSON.stringify(report, null, 2));
     });
@@ -91,6 +90,7 @@ export function registerLifecycle(program: Command, output: Output): void {
     .description("Check what bottle needs: Docker engine, compose flavour, images, KVM and smolvm")
     .option("--json", "print as JSON")
     .action(async (opts: { json?: boolean }) => {
+      const [dockerBackend, smolvmBackend] = await Promise.all([loadDocker(), loadSmolvm()]);
       const docker = await dockerBackend.doctor();
       // smolvm is optional: its checks are reported, and fail the doctor only for smolvm bottles
       const smolvm = await smolvmBackend.doctor().catch((error: Error) => ({ backend: "smolvm" as const, ok: false, checks: [{ name: "smolvm", ok: false, detail: error.message }] }));

@@ -1,6 +1,9 @@
 import type { Command } from "commander";
 import { BottleError } from "@bottle/errors";
-import { describeRequest, decideRequest, listRequests, readRequest, routeFromApprovedRequest, type SuperviseRequest } from "@bottle/supervise";
+import type { SuperviseRequest } from "@bottle/supervise";
+
+// the MCP SDK behind @bottle/supervise is heavy; only these commands need its store
+const supervise = () => import("@bottle/supervise");
 import { addApprovedRoute, listMetadata, readApprovedRoutes, stateDirFor, stateLayout, writeRoutes } from "@bottle/state";
 import { backendFor } from "../backends.js";
 import type { Output } from "../output.js";
@@ -15,6 +18,7 @@ export function registerRequests(program: Command, output: Output): void {
     .option("--json", "print as JSON")
     .addHelpText("after", "\nExamples:\n  $ bottle requests\n  $ bottle requests implementer --all --json")
     .action(async (bottle: string | undefined, opts: { all?: boolean; json?: boolean }) => {
+      const { describeRequest, listRequests } = await supervise();
       const targets = bottle ? [await findTarget(bottle)] : (await listMetadata()).filter((m) => !m.stoppedAt).map((m) => ({ metadata: m, layout: stateLayout(stateDirFor(m.slug)) }));
       const rows: Array<SuperviseRequest & { slug: string }> = [];
       for (const t of targets) for (const r of await listRequests(t.layout.requests)) if (opts.all || r.status === "pending") rows.push({ ...r, slug: t.metadata.slug });
@@ -32,6 +36,7 @@ export function registerRequests(program: Command, output: Output): void {
     .option("--json", "print the decided request as JSON")
     .addHelpText("after", "\nExamples:\n  $ bottle approve req-1a2b3c4d\n  $ bottle approve req-5e6f7a8b --answer 'yes, use the staging DB'")
     .action(async (id: string, opts: { reason?: string; answer?: string; json?: boolean }) => {
+      const { describeRequest, decideRequest, readRequest, routeFromApprovedRequest } = await supervise();
       const target = await findRequest(id);
       const request = await readRequest(target.layout.requests, id);
       if (request.kind === "egress-route" && request.status === "pending") {
@@ -55,6 +60,7 @@ export function registerRequests(program: Command, output: Output): void {
     .option("--json", "print the decided request as JSON")
     .addHelpText("after", "\nExample:\n  $ bottle deny req-1a2b3c4d --reason 'use the internal mirror instead'")
     .action(async (id: string, opts: { reason?: string; json?: boolean }) => {
+      const { describeRequest, decideRequest } = await supervise();
       const target = await findRequest(id);
       const decided = await decideRequest(target.layout.requests, id, { approve: false, ...(opts.reason ? { reason: opts.reason } : {}) });
       if (opts.json) output.json(decided);
@@ -80,6 +86,7 @@ export function registerRequests(program: Command, output: Output): void {
 }
 
 async function findRequest(id: string): Promise<Target> {
+  const { listRequests } = await supervise();
   for (const metadata of await listMetadata()) {
     const layout = stateLayout(stateDirFor(metadata.slug));
     const ids = (await listRequests(layout.requests)).map((r) => r.id);

@@ -1,6 +1,5 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { buildImages, ensureBaseImage } from "@bottle/backend-docker";
 import { resolvePlan } from "@bottle/plan";
 import { resolveSecrets, retireState, stateDirFor, stateLayout, writeFileAtomic } from "@bottle/state";
 import { backendFor } from "../backends.js";
@@ -50,6 +49,7 @@ export function registerStart(program: Command, output: Output): void {
       const secrets = await resolveSecrets(plan);
       if (opts.build !== false && plan.backend === "docker") {
         const root = repoRoot();
+        const { buildImages, ensureBaseImage } = await import("@bottle/backend-docker");
         await ensureBaseImage({ repoRoot: root, onProgress: progress });
         const buildCa = buildCaBundle();
         await buildImages({ repoRoot: root, onProgress: progress, ...(buildCa ? { extraCaBundle: buildCa } : {}) });
