@@ -60,7 +60,8 @@ fi
 
 # containerd: dockerd starts its own when none is running.
 say "starting dockerd (storage driver $driver), log: $log"
-nohup dockerd --storage-driver="$driver" >>"$log" 2>&1 </dev/null &
+# setsid: the engine must outlive the shell (and process group) that started it
+setsid nohup dockerd --storage-driver="$driver" >>"$log" 2>&1 </dev/null &
 pid=$!
 echo "$pid" >/run/bottle-dockerd.pid 2>/dev/null || true
 
