@@ -1,5 +1,6 @@
+import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { retireState } from "@bottle/state";
+import { listMetadata, retireState, stateDirFor, writeMetadata } from "@bottle/state";
 import { backendFor, loadDocker, loadSmolvm } from "../backends.js";
 import { PassExitCode } from "../exit.js";
 import type { Output } from "../output.js";
@@ -80,9 +81,33 @@ export function registerLifecycle(program: Command, output: Output): void {
     .option("--json", "print what was removed as JSON")
     .addHelpText("after", "\nExample:\n  $ bottle cleanup")
     .action(async (opts: { json?: boolean }) => {
-      const report = await (await loadDocker()).cleanup();
-      if (opts.json) return output.json(report);
-      output.out(JSON.stringify(report, null, 2));
+      const [dockerBackend, smolvmBackend] = await Promise.all([loadDocker(), loadSmolvm()]);
+      const report = await dockerBackend.cleanup();
+      // smolvm machines of bottles nobody holds (only when smolvm is installed)
+      const smolvmRemoved = await smolvmBackend.cleanup({ keep: (slug) => holderAlive(slug) }).catch(() => [] as string[]);
+      // state dirs whose bottle has nothing running any more: mark stopped, drop secrets
+      const running = new Set([...(await dockerBackend.list()).map((r) => r.slug), ...(await smolvmBackend.list().catch(() => [])).map((r) => r.slug)]);
+      const retired: string[] = [];
+      for (const metadata of await listMetadata()) {
+        if (metadata.stoppedAt || running.has(metadata.slug)) continue;
+        const stateDir = stateDirFor(metadata.slug);
+        const { pid: _pid, ...rest } = metadata;
+        await writeMetadata(stateDir, { ...rest, stoppedAt: new Date().toISOString() });
+        await retireState(stateDir);
+        retired.push(metadata.slug);
+      }
+      const result = { ...report, smolvmMachines: smolvmRemoved, retiredState: retired };
+      if (opts.json) return output.json(result);
+      const removed = report.bottles.map((b) => `${b.slug} (${b.reason})`);
+      output.out(
+        removed.length || smolvmRemoved.length || retired.length
+          ? [
+              ...removed.map((r) => `removed containers and networks of ${r}`),
+              ...smolvmRemoved.map((m) => `removed smolvm machine ${m}`),
+              ...retired.map((slug) => `retired the state of ${slug} (nothing running; secrets removed, logs kept)`),
+            ].join("\n")
+          : "nothing to clean up",
+      );
     });
 
   program
@@ -107,4 +132,17 @@ export function registerLifecycle(program: Command, output: Output): void {
 function describe(status: { state: string; health?: string } | undefined): string {
   if (!status) return "-";
   return status.health ? `${status.state} (${status.health})` : status.state;
+}
+
+/** Sync check used by smolvm cleanup: is the CLI that holds this bottle still alive? */
+function holderAlive(slug: string): boolean {
+  try {
+    const meta = JSON.parse(readFileSync(`${stateDirFor(slug)}/metadata.json`, "utf8")) as { pid?: number; stoppedAt?: string };
+    if (meta.stoppedAt) return false;
+    if (meta.pid === undefined) return true; // detached: kept while it runs
+    process.kill(meta.pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
