@@ -52,7 +52,7 @@ report() {
 
 build_images() {
   # Builds behind a TLS-intercepting proxy need its CA (npm registry access).
-  local ca="${BOTTLE_EXTRA_CA_BUNDLE:-${NODE_EXTRA_CA_CERTS:-}}"
+  local ca="${BOTTLE_EXTRA_CA_BUNDLE:-${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}}"
   local ca_args=()
   [ -n "$ca" ] && [ -f "$ca" ] && ca_args=(--extra-ca "$ca")
   # `bottle build` once the CLI has it; until then the library through a small script.

@@ -18,10 +18,14 @@ export function repoRoot(): string {
 
 /**
  * CA bundle trusted while building images (registry access through a TLS-intercepting
- * proxy): --extra-ca, else $BOTTLE_EXTRA_CA_BUNDLE, else $NODE_EXTRA_CA_CERTS. Kept apart
+ * proxy): --extra-ca, else $BOTTLE_EXTRA_CA_BUNDLE, else $NODE_EXTRA_CA_CERTS, else the
+ * system bundle. Kept apart
  * from a manifest's extraCaBundle, which is what the sidecars trust upstream.
  */
 export function buildCaBundle(explicit?: string): string | undefined {
-  const candidate = explicit ?? process.env.BOTTLE_EXTRA_CA_BUNDLE ?? process.env.NODE_EXTRA_CA_CERTS;
+  // the system bundle last: it holds a corporate proxy's CA when the host trusts one
+  const candidate = explicit ?? process.env.BOTTLE_EXTRA_CA_BUNDLE ?? process.env.NODE_EXTRA_CA_CERTS ?? SYSTEM_CA_BUNDLE;
   return candidate && existsSync(candidate) ? candidate : undefined;
 }
+
+const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
