@@ -16,5 +16,12 @@ const stop = () => {
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);
 
-const { main, reportFatal } = await import("./cli-main.js");
-await main(signals).catch(reportFatal);
+const { main, describeFatal } = await import("./cli-main.js");
+try {
+  await main(signals);
+  if (signals.stopWanted) stop();
+} catch (error) {
+  const fatal = describeFatal(error);
+  process.stderr.write(fatal.text);
+  process.exit(fatal.exitCode);
+}

@@ -48,16 +48,12 @@ export async function main(signals: EarlySignals): Promise<void> {
   });
   process.stderr.write(`egress: listening on ${listen[1]}:${proxy.port}\n`);
   signals.proxy = proxy;
-  if (signals.stopWanted) await proxy.close().then(() => process.exit(0));
   // Reload errors are logged by the proxy, which keeps its previous config.
-  else if (signals.reloadWanted) await proxy.reload().catch(() => {});
+  if (signals.reloadWanted && !signals.stopWanted) await proxy.reload().catch(() => {});
 }
 
-export function reportFatal(err: unknown): never {
-  if (BottleError.isInstance(err)) {
-    process.stderr.write(`bottle-egress: ${formatBottleError(err)}\n`);
-    process.exit(2);
-  }
-  process.stderr.write(`bottle-egress: ${(err as Error)?.stack ?? String(err)}\n`);
-  process.exit(1);
+/** The message for a fatal start-up error: a BottleError's text and hint, else the stack. */
+export function describeFatal(err: unknown): { text: string; exitCode: number } {
+  if (BottleError.isInstance(err)) return { text: `bottle-egress: ${formatBottleError(err)}\n`, exitCode: 2 };
+  return { text: `bottle-egress: ${(err as Error)?.stack ?? String(err)}\n`, exitCode: 1 };
 }
