@@ -13,6 +13,12 @@ unset FORCE_COLOR
 # vitest 5 needs Map.groupBy/Object.groupBy (Node 21+) to report failures on Node 20.
 export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--import=$repo/scripts/node-compat.mjs"
 
+# Tests commit with host git; a fresh machine may have no identity configured.
+if ! git config --get user.email >/dev/null 2>&1; then
+  export GIT_AUTHOR_NAME="bottle tests" GIT_AUTHOR_EMAIL="tests@bottle.invalid"
+  export GIT_COMMITTER_NAME="bottle tests" GIT_COMMITTER_EMAIL="tests@bottle.invalid"
+fi
+
 logs="$(mktemp -d "${TMPDIR:-/tmp}/bottle-test.XXXXXX")"
 declare -a summary=()
 failed=0
