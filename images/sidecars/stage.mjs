@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Stage the build context of bottle/sidecars: Dockerfile, the host's Node 20 binary,
 // extra-ca.pem, and each sidecar bin bundled by esbuild into one self-contained ESM file
-// (bin/<name>.mjs) from the workspace packages' built dist (run `pnpm build` first).
+// (bin/<name>/main.mjs plus lazily loaded chunks) from the workspace packages' built dist (run `pnpm build` first).
 //   node images/sidecars/stage.mjs --out DIR [--extra-ca FILE]
 // A bin whose dist is missing is skipped with a warning (set BOTTLE_STAGE_STRICT=1 to fail).
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
@@ -53,9 +53,14 @@ for (const [name, entry] of Object.entries(SIDECAR_BINS)) {
     warn(message);
     continue;
   }
+  // One folder per bin, split into chunks: code a bin loads with import() (egress's proxy
+  // and its dependencies) stays out of the entry file, so the entry installs its signal
+  // handlers before Node has to parse the rest.
   await esbuild.build({
-    entryPoints: [entryPath],
-    outfile: path.join(binDir, `${name}.mjs`),
+    entryPoints: { main: entryPath },
+    outdir: path.join(binDir, name),
+    splitting: true,
+    outExtension: { ".js": ".mjs" },
     bundle: true,
     platform: "node",
     target: "node20",
