@@ -26,8 +26,8 @@ describe("provisioning scripts", () => {
   it("gitconfig rewrites every URL form of an upstream to the IP-based gate", () => {
     const text = renderAgentGitconfig(plan("100.96.1.2"));
     expect(text).toContain('[url "git://100.96.1.2:9418/app.git"]');
-    expect(text).toContain("\tinsteadOf = https://github.com/acme/app.git\n");
-    expect(text).toContain("\tinsteadOf = git@github.com:acme/app.git\n");
+    expect(text).toContain('\tinsteadOf = "https://github.com/acme/app.git"\n');
+    expect(text).toContain('\tinsteadOf = "git@github.com:acme/app.git"\n');
   });
 
   it("registers supervise as the agent user with the IP-based URL", () => {

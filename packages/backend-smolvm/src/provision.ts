@@ -1,6 +1,7 @@
 import path from "node:path";
 import type { BottlePlan } from "@bottle/plan";
 import { BUNDLE_LOG_FILE, BUNDLE_PROVISIONED_MARKER, GUEST_STAGING_DIR, READY_MARKER } from "./pinned.js";
+import { renderAgentGitconfig as renderGateGitconfig } from "@bottle/git-gate-render";
 
 /** A file the bundle reads (routes.json, daemons.json, gate scripts, CA, secrets), at its guest path. */
 export interface BundleFile {
@@ -76,16 +77,12 @@ export function caTrustCommand(plan: BottlePlan): string[] {
 }
 
 /**
- * The agent's git configuration: every URL form of an upstream is rewritten to the
- * gate (IP-based on smolvm). Written to the system gitconfig so every user gets it.
+ * The agent's git configuration: the same rendering as on docker (every URL form of an
+ * upstream rewritten to the gate), with the IP-based gate address. Written to the system
+ * gitconfig so every user gets it.
  */
 export function renderAgentGitconfig(plan: BottlePlan): string {
-  const lines: string[] = ["# written by bottle: git traffic goes through the bottle's git gate"];
-  for (const upstream of plan.git.upstreams) {
-    lines.push(`[url "${upstream.gateUrl}"]`);
-    for (const form of upstream.insteadOf) lines.push(`\tinsteadOf = ${form}`);
-  }
-  return `${lines.join("\n")}\n`;
+  return renderGateGitconfig(plan.git.upstreams, `git://${plan.bundle.hostnames.gitGate}:${plan.bundle.ports.gitGate}`);
 }
 
 export const AGENT_GITCONFIG_PATH = "/etc/gitconfig";
