@@ -110,6 +110,27 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
   const idPrefix = randomBytes(3).toString("hex");
   let counter = 0;
   const nextId = () => `${idPrefix}-${(++counter).toString(36)}`;
+  /** One audit line per request or upgrade; paths keep no query and no secret values. */
+  const auditRecorder =
+    (cfg: Config, target: Target, id: string, method: string, started: number) =>
+    (decision: AuditDecision, status: number, route: string | null, extra: Partial<AuditRecord> = {}) =>
+      audit.write({
+        time: new Date().toISOString(),
+        id,
+        client: target.client,
+        kind: target.kind,
+        method,
+        host: target.host,
+        port: target.port,
+        path: cfg.detector.redact(target.pathname),
+        decision,
+        route,
+        status,
+        bytesIn: 0,
+        bytesOut: 0,
+        durationMs: Math.round((performance.now() - started) * 100) / 100,
+        ...extra,
+      });
 
   const front = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 });
   const inner = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 });
@@ -146,24 +167,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
       return void sendText(res, 400, "bottle egress: this is a forward proxy; send absolute-form URLs or CONNECT.\n", id);
     }
     const cfg = config;
-    const record = (decision: AuditDecision, status: number, route: string | null, extra: Partial<AuditRecord> = {}) =>
-      audit.write({
-        time: new Date().toISOString(),
-        id,
-        client: target.client,
-        kind: target.kind,
-        method,
-        host: target.host,
-        port: target.port,
-        path: cfg.detector.redact(target.pathname),
-        decision,
-        route,
-        status,
-        bytesIn: 0,
-        bytesOut: 0,
-        durationMs: Math.round((performance.now() - started) * 100) / 100,
-        ...extra,
-      });
+    const record = auditRecorder(cfg, target, id, method, started);
 
     const match = matchRoute(cfg.routes, { host: target.host, port: target.port, method, path: target.pathname });
     const headerLeaks = [...cfg.detector.findInHost(target.host), ...cfg.detector.findInText(`${target.path}\n${headerText(req.rawHeaders)}`)];
@@ -299,24 +303,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     if (!target) return void socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
     target.kind = "websocket";
     const cfg = config;
-    const record = (decision: AuditDecision, status: number, route: string | null, extra: Partial<AuditRecord> = {}) =>
-      audit.write({
-        time: new Date().toISOString(),
-        id,
-        client: target.client,
-        kind: "websocket",
-        method,
-        host: target.host,
-        port: target.port,
-        path: cfg.detector.redact(target.pathname),
-        decision,
-        route,
-        status,
-        bytesIn: 0,
-        bytesOut: 0,
-        durationMs: Math.round((performance.now() - started) * 100) / 100,
-        ...extra,
-      });
+    const record = auditRecorder(cfg, target, id, method, started);
     const match = matchRoute(cfg.routes, { host: target.host, port: target.port, method, path: target.pathname });
     const allowedSecrets = match.kind === "allow" ? new Set(match.route.inject.map((i) => i.secret)) : new Set<string>();
     const leak = [...cfg.detector.findInHost(target.host), ...cfg.detector.findInText(`${target.path}\n${headerText(req.rawHeaders)}`)].find(
