@@ -164,7 +164,7 @@ async function main() {
     await writeFile(join(dir, "secrets.json"), JSON.stringify({ "bench.key": SECRET }), { mode: 0o600 });
     const routes = {
       version: 1,
-      routes: [{ id: "bench", host: "127.0.0.1", ports: [upPort], methods: ["GET"], paths: ["/"], inject: [{ header: "x-api-key", secret: "bench.key", prefix: "" }], passthrough: false, scan: true }],
+      routes: [{ id: "bench", host: "127.0.0.1", ports: [upPort], methods: ["GET"], paths: ["/"], inject: [{ header: "x-api-key", secret: "bench.key", prefix: "" }], passthrough: false, scan: true, onFinding: "block" }],
     };
     await writeFile(join(dir, "routes.json"), JSON.stringify(routes));
     const egressNodeArgs = (process.env.BENCH_EGRESS_NODE_ARGS ?? "").split(" ").filter(Boolean);

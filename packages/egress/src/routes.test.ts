@@ -11,6 +11,7 @@ const anthropic: EgressRoutePlan = {
   inject: [{ header: "x-api-key", secret: "route.api-anthropic-com.x-api-key", prefix: "" }],
   passthrough: false,
   scan: true,
+  onFinding: "block",
 };
 const github: EgressRoutePlan = {
   id: "github",
@@ -21,6 +22,7 @@ const github: EgressRoutePlan = {
   inject: [{ header: "authorization", secret: "route.github.authorization", prefix: "Bearer " }],
   passthrough: false,
   scan: false,
+  onFinding: "block",
 };
 
 describe("renderRoutesFile", () => {
@@ -57,7 +59,8 @@ describe("renderRoutesFile", () => {
               }
             ],
             "passthrough": false,
-            "scan": true
+            "scan": true,
+            "onFinding": "block"
           },
           {
             "id": "github",
@@ -75,7 +78,8 @@ describe("renderRoutesFile", () => {
               }
             ],
             "passthrough": false,
-            "scan": false
+            "scan": false,
+            "onFinding": "block"
           }
         ]
       }
@@ -100,7 +104,12 @@ describe("parseRoutesFile", () => {
     ["header with newline prefix", { version: 1, routes: [{ ...anthropic, inject: [{ header: "x", secret: "s", prefix: "a\nb" }] }] }],
     ["passthrough with inject", { version: 1, routes: [{ ...anthropic, passthrough: true }] }],
     ["missing scan", { version: 1, routes: [{ ...anthropic, scan: undefined }] }],
+    ["unknown onFinding", { version: 1, routes: [{ ...anthropic, onFinding: "drop" }] }],
   ];
+  it("reads a route without onFinding (files written before redaction) as blocking", () => {
+    const { onFinding: _omitted, ...old } = anthropic;
+    expect(parseRoutesFile(JSON.stringify({ version: 1, routes: [old] })).routes[0]!.onFinding).toBe("block");
+  });
   for (const [name, value] of bad) {
     it(`throws a BottleError for ${name}`, () => {
       const text = typeof value === "string" ? value : JSON.stringify(value);

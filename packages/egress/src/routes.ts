@@ -77,7 +77,10 @@ function parseRoute(raw: unknown, at: string): EgressRoutePlan {
   if (typeof passthrough !== "boolean") throw invalid(`${at}.passthrough must be true or false`);
   if (typeof scan !== "boolean") throw invalid(`${at}.scan must be true or false`);
   if (passthrough && inject.length > 0) throw invalid(`${at}: a passthrough route cannot inject headers`);
-  return normalizeRoute({ id, host, ports: ports as number[], methods, paths, inject, passthrough, scan });
+  // Absent in routes files written before redaction existed: those blocked.
+  const onFinding = raw["onFinding"] ?? "block";
+  if (onFinding !== "block" && onFinding !== "redact") throw invalid(`${at}.onFinding must be "block" or "redact"`);
+  return normalizeRoute({ id, host, ports: ports as number[], methods, paths, inject, passthrough, scan, onFinding });
 }
 
 function normalizeRoute(r: EgressRoutePlan): EgressRoutePlan {
@@ -90,6 +93,7 @@ function normalizeRoute(r: EgressRoutePlan): EgressRoutePlan {
     inject: r.inject.map((i) => ({ header: i.header, secret: i.secret, prefix: i.prefix })),
     passthrough: r.passthrough,
     scan: r.scan,
+    onFinding: r.onFinding,
   };
 }
 

@@ -203,7 +203,7 @@ const KNOWN_KEYS: Record<string, string[]> = {
   agent: ["image", "command", "env", "cpus", "memory", "prompt", "skills"],
   workspace: ["path", "mode", "copyGit"],
   egress: ["routes"],
-  routes: ["host", "ports", "methods", "paths", "inject", "passthrough", "scan"],
+  routes: ["host", "ports", "methods", "paths", "inject", "passthrough", "scan", "onFinding"],
   inject: ["env", "file", "prefix"],
   pipelock: ["enabled", "mode", "blocklist"],
   git: ["upstreams"],

@@ -22,7 +22,8 @@ export const RouteSchema = z.strictObject({
   paths: z.array(z.string().startsWith("/")).default([]).describe("Allowed path prefixes; empty means any."),
   inject: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, "a header name"), HeaderInjectionSchema).default({}).describe("Headers egress sets from host secrets; the agent never sees the values."),
   passthrough: z.boolean().default(false).describe("Tunnel without TLS interception (no injection, no body checks)."),
-  scan: z.boolean().default(true).describe("Block outbound bodies and URLs that contain secrets detected by secretlint rules."),
+  scan: z.boolean().default(true).describe("Check outbound bodies and URLs for secrets detected by secretlint rules."),
+  onFinding: z.enum(["block", "redact"]).default("block").describe("What a scan finding does: `block` answers 403; `redact` replaces the finding in place with a typed marker and forwards (for routes that carry the agent's own conversation)."),
 });
 
 export const GitUpstreamSchema = z.strictObject({

@@ -66,6 +66,7 @@ const route = (id: string, host: string, extra: Partial<EgressRoutePlan> = {}): 
   inject: [],
   passthrough: false,
   scan: true,
+  onFinding: "block",
   ...extra,
 });
 

@@ -71,6 +71,7 @@ export function resolvePlan(manifest: Manifest, bottleName: string, options: Res
       }),
       passthrough: route.passthrough,
       scan: route.scan,
+      onFinding: route.onFinding,
     };
   });
 

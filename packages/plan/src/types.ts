@@ -39,6 +39,8 @@ export interface EgressRoutePlan {
   passthrough: boolean;
   /** Pattern-based secret detection (secretlint) on outbound URL and body. */
   scan: boolean;
+  /** What a finding does: `block` (403) or `redact` (replace in place with a typed marker, forward). */
+  onFinding: "block" | "redact";
 }
 
 export interface GitUpstreamPlan {

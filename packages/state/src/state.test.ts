@@ -120,7 +120,7 @@ describe("approved routes and metadata", () => {
     const dir = tmp();
     const plan = planFor(dir);
     const layout = await prepareStateDir(path.join(dir, "state"));
-    const route = { id: "approved-req-1", host: "docs.example.com", ports: [443], methods: ["GET"], paths: [], inject: [], passthrough: false, scan: true };
+    const route = { id: "approved-req-1", host: "docs.example.com", ports: [443], methods: ["GET"], paths: [], inject: [], passthrough: false, scan: true, onFinding: "block" as const };
     await addApprovedRoute(layout, route);
     const approved = await addApprovedRoute(layout, { ...route, methods: ["GET", "HEAD"] });
     expect(approved).toHaveLength(1);

@@ -80,6 +80,7 @@ describe("bottle-supervise over Streamable HTTP", () => {
       inject: [],
       passthrough: false,
       scan: true,
+      onFinding: "block",
     });
   });
 

@@ -162,6 +162,7 @@ export function routeFromApprovedRequest(req: SuperviseRequest): EgressRoutePlan
     inject: [],
     passthrough: false,
     scan: true,
+    onFinding: "block",
   };
 }
 

@@ -76,7 +76,7 @@ describe(`${IMAGE} alone`, () => {
   });
 
   it("forwards SIGHUP to egress, which reloads the new routes", async () => {
-    await writeRoutes(layout, plan, [{ id: "approved-req-00000001", host: "docs.example.com", ports: [443], methods: ["GET"], paths: [], inject: [], passthrough: false, scan: true }]);
+    await writeRoutes(layout, plan, [{ id: "approved-req-00000001", host: "docs.example.com", ports: [443], methods: ["GET"], paths: [], inject: [], passthrough: false, scan: true, onFinding: "block" }]);
     docker(["kill", "--signal", "HUP", name]);
     waitFor("egress to log the reload", () => docker(["logs", name]).includes("reloaded: 2 routes") || undefined);
   });

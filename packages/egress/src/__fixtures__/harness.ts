@@ -141,7 +141,7 @@ export async function makeWorkspace(upstreamCaPem: string, secrets: Record<strin
 }
 
 export function route(partial: Partial<EgressRoutePlan> & { id: string; host: string }): EgressRoutePlan {
-  return { ports: [], methods: [], paths: [], inject: [], passthrough: false, scan: true, ...partial };
+  return { ports: [], methods: [], paths: [], inject: [], passthrough: false, scan: true, onFinding: "block", ...partial };
 }
 
 export interface ClientResponse {
