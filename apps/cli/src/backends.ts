@@ -2,7 +2,6 @@
 // state) should not pay for their dependencies.
 const loadDocker = async () => (await import("@bottle/backend-docker")).dockerBackend;
 const loadSmolvm = async () => (await import("@bottle/backend-smolvm")).smolvmBackend;
-import { BottleError } from "@bottle/errors";
 import { resolvePlan, type BottlePlan } from "@bottle/plan";
 import type { Manifest } from "@bottle/manifest";
 import { prepareStateDir, writeBundleFiles, writeMetadata, type StateLayout } from "@bottle/state";
@@ -57,9 +56,6 @@ const docker: CliBackend = {
 const smolvm: CliBackend = {
   name: "smolvm",
   async launch(plan, ctx) {
-    if (plan.pipelock.enabled) {
-      throw new BottleError("pipelock is not supported on the smolvm backend yet", { code: "CLI_SMOLVM_PIPELOCK", hint: 'use "backend": "docker" for bottles with pipelock' });
-    }
     await prepareStateDir(ctx.layout.root);
     await writeBundleFiles(ctx.layout, plan, { secrets: ctx.secrets });
     await writeMetadata(ctx.layout.root, {

@@ -6,6 +6,7 @@ export {
   prepareStateDir,
   ensureBottleCa,
   writeBundleFiles,
+  checkBundleConfig,
   writeRoutes,
   readApprovedRoutes,
   addApprovedRoute,

@@ -1,9 +1,9 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { resolvePlan } from "@bottle/plan";
 import { resolveSecrets, retireState, stateDirFor, stateLayout, writeFileAtomic } from "@bottle/state";
 import { backendFor } from "../backends.js";
 import { loadManifest } from "../manifest-file.js";
+import { planForStart } from "../preflight.js";
 import type { Output } from "../output.js";
 import { progressPrinter } from "../progress.js";
 import { buildCaBundle, repoRoot } from "../repo.js";
@@ -38,12 +38,14 @@ export function registerStart(program: Command, output: Output): void {
     )
     .action(async (name: string, agentArgs: string[], opts: StartOptions) => {
       const progress = progressPrinter(output, { verbose: opts.verbose });
-      const { manifest, file } = await loadManifest(opts.file);
-      const plan = resolvePlan(manifest, name, {
-        manifestPath: file,
-        ...(opts.backend ? { backend: opts.backend } : {}),
-        ...(opts.cwd ? { workspace: path.resolve(opts.cwd) } : {}),
-      });
+      const { manifest, file, display } = await loadManifest(opts.file);
+      // Everything `validate` refuses is refused here, before anything is created.
+      const plan = await planForStart(
+        manifest,
+        name,
+        { manifestPath: file, ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.cwd ? { workspace: path.resolve(opts.cwd) } : {}) },
+        display,
+      );
       const backend = backendFor(plan);
       // Secrets first: a missing one is the user's to fix before anything is created.
       const secrets = await resolveSecrets(plan);
