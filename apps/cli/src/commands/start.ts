@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { resolveSecrets, retireState, stateDirFor, stateLayout, writeFileAtomic } from "@bottle/state";
+import { acquireStartLock, resolveSecrets, retireState, stateDirFor, stateLayout, writeFileAtomic } from "@bottle/state";
 import { backendFor } from "../backends.js";
 import { loadManifest } from "../manifest-file.js";
 import { planForStart } from "../preflight.js";
@@ -57,8 +57,9 @@ export function registerStart(program: Command, output: Output): void {
         await buildImages({ repoRoot: root, onProgress: progress, ...(buildCa ? { extraCaBundle: buildCa } : {}) });
       }
       const layout = stateLayout(stateDirFor(plan.slug));
-      // Approvals last as long as the bottle: a fresh start begins from the manifest alone.
-      await writeFileAtomic(layout.approvedRoutes, "[]\n", 0o600);
+      // One start of a bottle at a time: the second one says who holds it. Taken before
+      // anything in the state dir or the engine is touched; released once launch returns.
+      const lock = await acquireStartLock(layout.root, { bottle: plan.bottle });
 
       const abort = new AbortController();
       const onSignal = () => abort.abort(new Error("interrupted"));
@@ -66,6 +67,8 @@ export function registerStart(program: Command, output: Output): void {
       process.once("SIGTERM", onSignal);
       let running = plan;
       try {
+        // Approvals last as long as the bottle: a fresh start begins from the manifest alone.
+        await writeFileAtomic(layout.approvedRoutes, "[]\n", 0o600);
         running = await backend.launch(plan, {
           manifest,
           manifestPath: file,
@@ -79,6 +82,7 @@ export function registerStart(program: Command, output: Output): void {
       } finally {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
+        await lock.release();
       }
 
       if (opts.detach) {
