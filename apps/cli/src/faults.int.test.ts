@@ -98,7 +98,7 @@ describe("a supervised daemon killed inside a running bundle (sidecars image)", 
     expect(before.state).toBe("running");
     // the watched pid is the shell that became `git daemon`; the listening daemon is its child
     expect(docker(["exec", bundle, "sh", "-c", `grep -l '^PPid:[[:space:]]*${before.pid}$' /proc/[0-9]*/status | wc -l`]).stdout).not.toBe("0");
-    expect(docker(["exec", bundle, "kill", "-9", String(before.pid)]).code).toBe(0);
+    expect(docker(["exec", bundle, "sh", "-c", `kill -9 ${before.pid}`]).code).toBe(0);
 
     const after = await until(() => {
       const gate = supervisorHealth(bundle).find((d) => d.name === "git-gate");
