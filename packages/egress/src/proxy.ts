@@ -11,7 +11,8 @@ import { BottleError } from "@bottle/errors";
 import { openAuditTrail, nullAuditTrail, type AuditDecision, type AuditRecord, type AuditTrail } from "./audit.js";
 import { createLeakDetector, type LeakDetector } from "./leaks.js";
 import { matchRoute, parseRoutesFile, routesForAuthority, type EgressRoutePlan } from "./routes.js";
-import { DEFAULT_SCAN_LIMIT, scanForSecrets, urlWorthScanning } from "./scan.js";
+import { inspectRequest } from "./inspect.js";
+import { DEFAULT_SCAN_LIMIT } from "./scan.js";
 
 export interface EgressProxyOptions {
   /** Address to listen on; default 127.0.0.1. */
@@ -183,26 +184,30 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     }
     const route = match.route;
 
-    const body = await readBody(req, maxBody);
-    if (body === "too-large") {
+    const read = await readBody(req, maxBody);
+    if (read === "too-large") {
       res.setHeader("connection", "close");
       sendText(res, 413, `bottle egress: request body larger than ${maxBody} bytes.\n`, id, "deny");
       req.resume();
       return record("deny", 413, route.id, { reason: "body-too-large" });
     }
-    if (body === "aborted") return record("error", 0, route.id, { reason: "client-aborted" });
-    const bodyLeak = cfg.detector.findInBuffer(body).find((s) => !allowedSecrets.has(s));
-    if (bodyLeak !== undefined) {
+    if (read === "aborted") return record("error", 0, route.id, { reason: "client-aborted" });
+    let body = read;
+    const inspection = await inspectRequest({ route, path: target.path, body, secrets: cfg.secrets, detector: cfg.detector, allowedSecrets, scanLimit });
+    if (inspection.verdict === "block-leak") {
       sendText(res, 403, leakText(target), id, "block-leak");
-      return record("block-leak", 403, route.id, { reason: bodyLeak, bytesIn: body.length });
+      return record("block-leak", 403, route.id, { reason: inspection.reason, bytesIn: body.length });
     }
-    if (route.scan) {
-      const finding = await patternFinding(target.path, body, scanLimit);
-      if (finding) {
-        sendText(res, 403, patternText(target, finding), id, "block-pattern");
-        return record("block-pattern", 403, route.id, { reason: finding, bytesIn: body.length });
-      }
+    if (inspection.verdict === "block-pattern") {
+      sendText(res, 403, patternText(target, inspection.reason), id, "block-pattern");
+      return record("block-pattern", 403, route.id, { reason: inspection.reason, bytesIn: body.length });
     }
+    const redactions = inspection.redactions;
+    if (inspection.path !== target.path) {
+      target.path = inspection.path;
+      target.pathname = pathOnly(inspection.path);
+    }
+    body = inspection.body;
     const headers = upstreamHeaders(req.rawHeaders, target, route, cfg.secrets);
     if (typeof headers === "string") {
       sendText(res, 502, `bottle egress: route ${route.id} needs secret "${headers}", which is not configured.\n`, id, "error");
@@ -219,7 +224,9 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     const finish = (decision: AuditDecision, reason?: string) => {
       if (done) return;
       done = true;
-      record(decision, status, route.id, { bytesIn: body.length, bytesOut, ...(reason ? { reason } : {}) });
+      // A forwarded request that had findings replaced is recorded as `redact`, with what and how often.
+      const redacted = decision === "allow" && redactions.length > 0;
+      record(redacted ? "redact" : decision, status, route.id, { bytesIn: body.length, bytesOut, ...(reason ? { reason } : {}), ...(redactions.length > 0 ? { redactions } : {}) });
     };
     const upReq = upstream.request(target, method, headers);
     upReq.on("response", (upRes) => {
@@ -694,24 +701,6 @@ function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | "too
     req.once("aborted", () => resolve("aborted"));
     req.once("error", () => resolve("aborted"));
   });
-}
-
-async function patternFinding(path: string, body: Buffer, limit: number): Promise<string | undefined> {
-  if (urlWorthScanning(path)) {
-    let decoded = path;
-    try {
-      decoded = decodeURIComponent(path);
-    } catch {
-      // keep raw
-    }
-    const hit = (await scanForSecrets(decoded))[0];
-    if (hit) return hit.ruleId;
-  }
-  if (body.length > 0) {
-    const hit = (await scanForSecrets(body.subarray(0, limit).toString("utf8")))[0];
-    if (hit) return hit.ruleId;
-  }
-  return undefined;
 }
 
 function firstData(socket: net.Socket): Promise<Buffer | undefined> {
