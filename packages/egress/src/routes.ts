@@ -1,4 +1,5 @@
 import { BottleError } from "@bottle/errors";
+import { HOST_PATTERN_DESCRIPTION, isHostPattern } from "@bottle/manifest";
 import type { BottlePlan, EgressRoutePlan, HeaderInjection } from "@bottle/plan";
 
 export type { EgressRoutePlan, HeaderInjection };
@@ -49,7 +50,7 @@ function parseRoute(raw: unknown, at: string): EgressRoutePlan {
   if (typeof id !== "string" || id.length === 0) throw invalid(`${at}.id must be a non-empty string`);
   const host = raw["host"];
   if (typeof host !== "string" || !isHostPattern(host)) {
-    throw invalid(`${at}.host must be a host name, an IP address or "*.domain" (got ${JSON.stringify(host)})`);
+    throw invalid(`${at}.host must be ${HOST_PATTERN_DESCRIPTION} (got ${JSON.stringify(host)})`);
   }
   const ports = raw["ports"];
   if (!Array.isArray(ports) || !ports.every((p) => Number.isInteger(p) && p > 0 && p < 65536)) {
@@ -95,13 +96,6 @@ function normalizeRoute(r: EgressRoutePlan): EgressRoutePlan {
     scan: r.scan,
     onFinding: r.onFinding,
   };
-}
-
-function isHostPattern(host: string): boolean {
-  const name = host.startsWith("*.") ? host.slice(2) : host;
-  if (/^[\d.]+$/.test(name)) return !host.startsWith("*.") && /^(\d{1,3}\.){3}\d{1,3}$/.test(name);
-  if (name.includes(":")) return !host.startsWith("*.") && /^[0-9a-fA-F:]+$/.test(name);
-  return /^(?=.{1,253}$)([a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?)(\.[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?)*$/.test(name);
 }
 
 function stringArray(value: unknown, at: string): string[] {

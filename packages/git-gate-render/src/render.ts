@@ -138,7 +138,10 @@ function renderEntrypoint(upstreams: GitUpstreamPlan[], o: ResolvedOptions): str
   });
 
   const warmable = upstreams.filter((up) => !sshWithoutPin(up)).map((up) => shq(up.name));
-  const warmList = warmable.length === 0 ? "" : `( for name in ${warmable.join(" ")}; do warm_mirror "$name"; done ) &`;
+  // Forked twice: a plain background job would stay a child of the process that becomes
+  // `git daemon`, which never waits for it, and end as a zombie. The inner job is handed
+  // to the bundle's init (tini), which reaps it; it stays in the daemon's process group.
+  const warmList = warmable.length === 0 ? "" : `( ( for name in ${warmable.join(" ")}; do warm_mirror "$name"; done ) & )`;
   return `#!/bin/sh
 ${HEADER}
 # git gate: one bare mirror per upstream, hooks from the read-only config dir, then git daemon.
