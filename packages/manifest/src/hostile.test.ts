@@ -80,7 +80,7 @@ describe("keys named like Object.prototype members", () => {
       }),
     );
     expect(Object.keys(manifest.bottles)).toEqual(["constructor"]);
-    expect(manifest.bottles.constructor!.agent.env).toEqual({ toString: "1", hasOwnProperty: "2" });
+    expect(Object.values(manifest.bottles)[0]!.agent.env).toEqual({ toString: "1", hasOwnProperty: "2" });
   });
 
   it.each([

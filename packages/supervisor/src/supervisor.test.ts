@@ -237,24 +237,24 @@ srv.listen(0, "127.0.0.1", () => {
 
   it("kills the whole process group of a daemon that died before restarting it", async () => {
     const s = await start([await wrappedServer("gate")], { backoffInitialMs: 50 });
-    const [[firstServer]] = (await waitFor(async () => ((await servers("gate")).length === 1 ? [await servers("gate")] : undefined), "first server")) as [[number, number]][];
+    const [firstServer] = await waitFor(async () => ((await servers("gate")).length === 1 ? servers("gate") : undefined), "first server");
     const wrapper = s.status().daemons[0]!.pid!;
-    expect(wrapper).not.toBe(firstServer[0]);
+    expect(wrapper).not.toBe(firstServer![0]);
 
     process.kill(wrapper, "SIGKILL");
     // the supervisor restarts the wrapper, and a new server comes up
     await waitFor(async () => (await servers("gate")).length === 2 && s.status().daemons[0]!.state === "running", "second server");
     // the first run's server (the wrapper's child, in its group) did not outlive it
-    expect(alive(firstServer[0])).toBe(false);
+    expect(alive(firstServer![0])).toBe(false);
     expect(s.status().daemons[0]).toMatchObject({ state: "running", restarts: 1 });
     expect(s.status().daemons[0]!.pid).not.toBe(wrapper);
   });
 
   it("stops a wrapper's children too", async () => {
     const s = await start([await wrappedServer("gate2")]);
-    const [[server]] = (await waitFor(async () => ((await servers("gate2")).length === 1 ? [await servers("gate2")] : undefined), "server")) as [[number, number]][];
+    const [server] = await waitFor(async () => ((await servers("gate2")).length === 1 ? servers("gate2") : undefined), "server");
     await s.stop();
-    expect(alive(server[0])).toBe(false);
+    expect(alive(server![0])).toBe(false);
   });
 });
 
