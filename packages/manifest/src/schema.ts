@@ -23,6 +23,7 @@ export const RouteSchema = z.strictObject({
   inject: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, "a header name"), HeaderInjectionSchema).default({}).describe("Headers egress sets from host secrets; the agent never sees the values."),
   passthrough: z.boolean().default(false).describe("Tunnel without TLS interception (no injection, no body checks)."),
   scan: z.boolean().default(true).describe("Check outbound bodies and URLs for secrets detected by secretlint rules."),
+  scheme: z.enum(["https", "http"]).default("https").describe("`https` (default): the route matches TLS connections only, so injected credentials never travel in cleartext. `http`: plain HTTP is allowed too and gets the injected headers (never on port 443)."),
   onFinding: z.enum(["block", "redact"]).default("block").describe("What a scan finding does: `block` answers 403; `redact` replaces the finding in place with a typed marker and forwards (for routes that carry the agent's own conversation)."),
 });
 

@@ -73,6 +73,7 @@ export function resolvePlan(manifest: Manifest, bottleName: string, options: Res
       passthrough: route.passthrough,
       scan: route.scan,
       onFinding: route.onFinding,
+      ...(route.scheme === "http" ? { scheme: "http" as const } : {}),
     };
   });
 
