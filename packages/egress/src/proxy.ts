@@ -565,7 +565,8 @@ function parseSecrets(text: string): Record<string, string> {
   if (typeof data !== "object" || data === null || Array.isArray(data)) {
     throw new BottleError("Invalid egress secrets file: expected an object of id → value.", { code: "EGRESS_SECRETS_INVALID" });
   }
-  const out: Record<string, string> = {};
+  // No prototype: a route naming the secret "constructor" or "__proto__" finds nothing.
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [id, value] of Object.entries(data)) {
     if (typeof value !== "string" || value.includes("\0")) {
       throw new BottleError(`Invalid egress secrets file: the value of "${id}" must be a string without NUL bytes.`, {
