@@ -11,6 +11,8 @@ import { BottleError } from "@bottle/errors";
 import { openAuditTrail, nullAuditTrail, type AuditDecision, type AuditRecord, type AuditTrail } from "./audit.js";
 import { createLeakDetector, type LeakDetector } from "./leaks.js";
 import { findMethodOverride } from "./method-override.js";
+import { decodeBody, percentDecode, type BodyRefusal } from "./normalize.js";
+import { createFrameRelay, type FrameRelay } from "./websocket-inspect.js";
 import { matchRoute, parseRoutesFile, routesForAuthority, type DenyReason, type EgressRoutePlan } from "./routes.js";
 import { DEFAULT_SCAN_LIMIT, scanForSecrets, urlWorthScanning } from "./scan.js";
 
@@ -197,13 +199,19 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
       sendText(res, 403, overrideText(target, method, override), id, "deny");
       return record("deny", 403, route.id, { reason: "method-override", bytesIn: body.length });
     }
-    const bodyLeak = cfg.detector.findInBuffer(body).find((s) => !allowedSecrets.has(s));
+    // What the receiver reads: Content-Encoding undone (bounded), the declared charset.
+    const decoded = decodeBody(body, req.headers, maxBody);
+    if (typeof decoded === "string") {
+      sendText(res, 403, uninspectableText(target, decoded), id, "block-leak");
+      return record("block-leak", 403, route.id, { reason: decoded, bytesIn: body.length });
+    }
+    const bodyLeak = [...(decoded.bytes === body ? [] : cfg.detector.findInBuffer(body)), ...cfg.detector.findInDecoded(decoded.bytes, decoded.text)].find((s) => !allowedSecrets.has(s));
     if (bodyLeak !== undefined) {
       sendText(res, 403, leakText(target), id, "block-leak");
       return record("block-leak", 403, route.id, { reason: bodyLeak, bytesIn: body.length });
     }
     if (route.scan) {
-      const finding = await patternFinding(target.path, body, scanLimit);
+      const finding = await patternFinding(target.path, decoded.text, scanLimit);
       if (finding) {
         sendText(res, 403, patternText(target, finding), id, "block-pattern");
         return record("block-pattern", 403, route.id, { reason: finding, bytesIn: body.length });
@@ -346,17 +354,29 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
       const raw = redactHeaders(upRes.rawHeaders, injected);
       for (let i = 0; i + 1 < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
       socket.write(lines.join("\r\n") + "\r\n\r\n");
-      if (upHead.length > 0) socket.write(upHead);
-      if (head.length > 0) upSocket.write(head);
-      upSocket.on("data", (c: Buffer) => (bytesOut += c.length));
-      socket.on("data", (c: Buffer) => (bytesIn += c.length));
-      upSocket.pipe(socket);
-      socket.pipe(upSocket);
+      // Frames are inspected in both directions before they pass (websocket-inspect.ts).
+      let blockedBy: string | undefined;
+      const relays = websocketRelays(cfg, upRes, allowedSecrets, maxBody, socket, upSocket, (reason) => {
+        blockedBy ??= reason;
+        socket.destroy();
+        upSocket.destroy();
+      });
+      if (upHead.length > 0) relays.inbound.push(upHead);
+      if (head.length > 0) relays.outbound.push(head);
+      upSocket.on("data", (c: Buffer) => {
+        bytesOut += c.length;
+        relays.inbound.push(c);
+      });
+      socket.on("data", (c: Buffer) => {
+        bytesIn += c.length;
+        relays.outbound.push(c);
+      });
       upSocket.on("error", () => socket.destroy());
       socket.on("close", () => upSocket.destroy());
       upSocket.on("close", () => {
         socket.destroy();
-        record("allow", 101, route.id, { bytesIn, bytesOut });
+        if (blockedBy) record("block-leak", 101, route.id, { reason: blockedBy, bytesIn, bytesOut });
+        else record("allow", 101, route.id, { bytesIn, bytesOut });
       });
     });
     upReq.on("response", (upRes) => {
@@ -507,6 +527,31 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
       await audit.close();
     },
   };
+}
+
+/**
+ * The two inspected directions of an upgraded WebSocket. Outbound messages may carry the
+ * route's own injected secrets (as its requests may); inbound ones carry none into the agent.
+ */
+function websocketRelays(
+  cfg: Config,
+  upRes: http.IncomingMessage,
+  allowedSecrets: Set<string>,
+  maxMessageBytes: number,
+  client: net.Socket,
+  server: net.Socket,
+  block: (reason: string) => void,
+): { outbound: FrameRelay; inbound: FrameRelay } {
+  const deflate = /permessage-deflate/i.test(String(upRes.headers["sec-websocket-extensions"] ?? ""));
+  const relay = (to: net.Socket, allowed: Set<string>) =>
+    createFrameRelay({
+      deflate,
+      maxMessageBytes,
+      inspect: (payload) => cfg.detector.findInBuffer(payload).find((id) => !allowed.has(id)),
+      forward: (frames) => void to.write(frames),
+      block,
+    });
+  return { outbound: relay(server, allowedSecrets), inbound: relay(client, new Set()) };
 }
 
 async function readRequired(path: string, what: string): Promise<string> {
@@ -706,19 +751,15 @@ function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | "too
   });
 }
 
-async function patternFinding(path: string, body: Buffer, limit: number): Promise<string | undefined> {
-  if (urlWorthScanning(path)) {
-    let decoded = path;
-    try {
-      decoded = decodeURIComponent(path);
-    } catch {
-      // keep raw
-    }
-    const hit = (await scanForSecrets(decoded))[0];
+async function patternFinding(path: string, bodyText: string, limit: number): Promise<string | undefined> {
+  // The URL as the receiver decodes it: a token hidden behind percent escapes is scanned too.
+  const url = percentDecode(path);
+  if (urlWorthScanning(url) || urlWorthScanning(path)) {
+    const hit = (await scanForSecrets(url === path ? path : `${path}\n${url}`))[0];
     if (hit) return hit.ruleId;
   }
-  if (body.length > 0) {
-    const hit = (await scanForSecrets(body.subarray(0, limit).toString("utf8")))[0];
+  if (bodyText.length > 0) {
+    const hit = (await scanForSecrets(bodyText.slice(0, limit)))[0];
     if (hit) return hit.ruleId;
   }
   return undefined;
@@ -779,6 +820,16 @@ function overrideText(target: { host: string; port: number }, method: string, wh
     `bottle egress: ${method} to ${target.host}:${target.port} refused: it asks for another method (${where}), ` +
     `and this route allows only some methods. Send the method you mean on the request line.\n`
   );
+}
+
+function uninspectableText(target: { host: string; port: number }, why: BodyRefusal): string {
+  const what =
+    why === "too-large-to-inspect"
+      ? "its decoded body is larger than egress inspects"
+      : why === "unknown-content-encoding"
+        ? "its Content-Encoding is not one egress can decode (gzip, deflate, br)"
+        : "its body does not decode as its Content-Encoding says";
+  return `bottle egress: request to ${target.host}:${target.port} blocked: ${what}, so it cannot be checked for secrets.\n`;
 }
 
 function leakText(target: { host: string; port: number }): string {
