@@ -21,6 +21,8 @@ export interface LeakDetector {
    * error texts); a text that still carries a value in a decoded view is replaced whole.
    */
   redact(text: string): string;
+  /** A host name for logs and error texts: replaced whole when it carries a value (in any case). */
+  redactHost(host: string): string;
 }
 
 interface Needle {
@@ -78,6 +80,10 @@ export function createLeakDetector(secrets: Readonly<Record<string, string>>): L
       for (const n of needles) if (out.includes(n.text)) out = out.split(n.text).join(`[secret:${n.secret}]`);
       const hidden = findInText(out);
       return hidden.length === 0 ? out : `[redacted: carries secret ${hidden.sort().join(", ")}]`;
+    },
+    redactHost(host) {
+      const ids = this.findInHost(host);
+      return ids.length > 0 ? `[redacted: carries secret ${ids.sort().join(", ")}]` : this.redact(host);
     },
     findInHost(host) {
       const found = new Set<string>();

@@ -123,7 +123,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
         client: target.client,
         kind: target.kind,
         method,
-        host: target.host,
+        host: cfg.detector.redactHost(target.host),
         port: target.port,
         path: cfg.detector.redact(target.pathname),
         decision,
@@ -171,17 +171,19 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     }
     const cfg = config;
     const record = auditRecorder(cfg, target, id, method, started);
+    // What error texts show: never a known value, not even in a host name or path.
+    const shown = shownTarget(cfg, target);
 
     const match = matchRoute(cfg.routes, { host: target.host, port: target.port, method, path: target.pathname, scheme: target.scheme });
     const headerLeaks = [...cfg.detector.findInHost(target.host), ...cfg.detector.findInText(`${target.path}\n${headerText(req.rawHeaders)}`)];
     const allowedSecrets = match.kind === "allow" ? new Set(match.route.inject.map((i) => i.secret)) : new Set<string>();
     const urlHeaderLeak = headerLeaks.find((s) => !allowedSecrets.has(s));
     if (urlHeaderLeak !== undefined) {
-      sendText(res, 403, leakText(target), id, "block-leak");
+      sendText(res, 403, leakText(shown), id, "block-leak");
       return record("block-leak", 403, match.kind === "allow" ? match.route.id : null, { reason: urlHeaderLeak });
     }
     if (match.kind === "deny") {
-      sendText(res, 403, denyText(target, method, match.reason), id, "deny");
+      sendText(res, 403, denyText(shown, method, match.reason), id, "deny");
       return record("deny", 403, null, { reason: match.reason });
     }
     const route = match.route;
@@ -196,24 +198,24 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     if (body === "aborted") return record("error", 0, route.id, { reason: "client-aborted" });
     const override = route.methods.length > 0 ? findMethodOverride(req.rawHeaders, target.path, body) : undefined;
     if (override !== undefined) {
-      sendText(res, 403, overrideText(target, method, override), id, "deny");
+      sendText(res, 403, overrideText(shown, method, override), id, "deny");
       return record("deny", 403, route.id, { reason: "method-override", bytesIn: body.length });
     }
     // What the receiver reads: Content-Encoding undone (bounded), the declared charset.
     const decoded = decodeBody(body, req.headers, maxBody);
     if (typeof decoded === "string") {
-      sendText(res, 403, uninspectableText(target, decoded), id, "block-leak");
+      sendText(res, 403, uninspectableText(shown, decoded), id, "block-leak");
       return record("block-leak", 403, route.id, { reason: decoded, bytesIn: body.length });
     }
     const bodyLeak = [...(decoded.bytes === body ? [] : cfg.detector.findInBuffer(body)), ...cfg.detector.findInDecoded(decoded.bytes, decoded.text)].find((s) => !allowedSecrets.has(s));
     if (bodyLeak !== undefined) {
-      sendText(res, 403, leakText(target), id, "block-leak");
+      sendText(res, 403, leakText(shown), id, "block-leak");
       return record("block-leak", 403, route.id, { reason: bodyLeak, bytesIn: body.length });
     }
     if (route.scan) {
       const finding = await patternFinding(target.path, decoded.text, scanLimit);
       if (finding) {
-        sendText(res, 403, patternText(target, finding), id, "block-pattern");
+        sendText(res, 403, patternText(shown, finding), id, "block-pattern");
         return record("block-pattern", 403, route.id, { reason: finding, bytesIn: body.length });
       }
     }
@@ -292,7 +294,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     upReq.on("error", (err) => {
       if (!res.headersSent) {
         status = 502;
-        sendText(res, 502, `bottle egress: upstream ${target.host}:${target.port} failed (${errorCode(err)}).\n`, id, "error");
+        sendText(res, 502, `bottle egress: upstream ${shown.host}:${shown.port} failed (${errorCode(err)}).\n`, id, "error");
         finish("error", errorCode(err));
       } else {
         res.destroy();
@@ -318,6 +320,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     target.kind = "websocket";
     const cfg = config;
     const record = auditRecorder(cfg, target, id, method, started);
+    const shown = shownTarget(cfg, target);
     const match = matchRoute(cfg.routes, { host: target.host, port: target.port, method, path: target.pathname, scheme: target.scheme });
     const allowedSecrets = match.kind === "allow" ? new Set(match.route.inject.map((i) => i.secret)) : new Set<string>();
     const leak = [...cfg.detector.findInHost(target.host), ...cfg.detector.findInText(`${target.path}\n${headerText(req.rawHeaders)}`)].find(
@@ -331,11 +334,11 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
       );
     };
     if (leak !== undefined) {
-      refuse(403, leakText(target));
+      refuse(403, leakText(shown));
       return record("block-leak", 403, match.kind === "allow" ? match.route.id : null, { reason: leak });
     }
     if (match.kind === "deny") {
-      refuse(403, denyText(target, method, match.reason));
+      refuse(403, denyText(shown, method, match.reason));
       return record("deny", 403, null, { reason: match.reason });
     }
     const route = match.route;
@@ -390,7 +393,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
       record("allow", upRes.statusCode ?? 0, route.id);
     });
     upReq.on("error", (err) => {
-      refuse(502, `bottle egress: upstream ${target.host}:${target.port} failed (${errorCode(err)}).\n`);
+      refuse(502, `bottle egress: upstream ${shown.host}:${shown.port} failed (${errorCode(err)}).\n`);
       record("error", 502, route.id, { reason: errorCode(err) });
     });
     upReq.end();
@@ -425,7 +428,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     try {
       context = await leafContext(authority.host);
     } catch (err) {
-      log(`cannot mint a certificate for ${authority.host}: ${(err as Error).message}`);
+      log(`cannot mint a certificate for ${config.detector.redactHost(authority.host)}: ${(err as Error).message}`);
       return void socket.destroy();
     }
     const tlsSocket = new tls.TLSSocket(socket, { isServer: true, secureContext: context, ALPNProtocols: ["http/1.1"] });
@@ -552,6 +555,10 @@ function websocketRelays(
       block,
     });
   return { outbound: relay(server, allowedSecrets), inbound: relay(client, new Set()) };
+}
+
+function shownTarget(cfg: Config, target: Target): { host: string; port: number; pathname: string } {
+  return { host: cfg.detector.redactHost(target.host), port: target.port, pathname: cfg.detector.redact(target.pathname) };
 }
 
 async function readRequired(path: string, what: string): Promise<string> {
