@@ -1,5 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import { encodedForms, type LeakDetector } from "./leaks.js";
+import { percentDecode, type DecodedBody } from "./normalize.js";
 import { applyRedactions, findingLabel, secretRegions, type RedactionCount, type RedactionRegion } from "./redact.js";
 import type { EgressRoutePlan } from "./routes.js";
 import { scanForSecrets, urlWorthScanning, type PatternFinding } from "./scan.js";
@@ -19,6 +20,8 @@ export interface InspectRequest {
   /** Characters of the body given to the pattern scanner. */
   scanLimit: number;
   scanBody?: BodyScanner;
+  /** The body as its receiver reads it (Content-Encoding undone, charset applied); default: `body` as UTF-8. */
+  decoded?: DecodedBody;
 }
 
 export type Inspection =
@@ -36,13 +39,18 @@ export const scanWholeBody: BodyScanner = (text, limit) => scanForSecrets(text.l
  */
 export async function inspectRequest(req: InspectRequest): Promise<Inspection> {
   const scanBody = req.scanBody ?? scanWholeBody;
-  if (req.route.onFinding !== "redact" || !isUtf8(req.body)) return inspectToBlock(req, scanBody);
+  const decoded = req.decoded ?? { bytes: req.body, text: req.body.toString("utf8") };
+  // Redaction rewrites the bytes the agent sent; an encoded body (compressed, another charset) is
+  // inspected in its decoded form and blocked instead.
+  const plain = decoded.bytes === req.body && isUtf8(req.body);
+  if (req.route.onFinding !== "redact" || !plain) return inspectToBlock(req, decoded, scanBody);
 
   // Redacting route: anything found is replaced, including secrets the route injects itself.
   let path = req.path;
   const counts: RedactionCount[] = [];
-  if (req.route.scan && urlWorthScanning(path)) {
-    const found = await scanForSecrets(decodedPath(path));
+  const url = percentDecode(path);
+  if (req.route.scan && (urlWorthScanning(path) || urlWorthScanning(url))) {
+    const found = await scanForSecrets(url);
     if (found.length > 0) {
       // Ranges are in the decoded URL; only a URL without escapes maps back one to one.
       if (path.includes("%")) return { verdict: "block-pattern", reason: found[0]!.ruleId };
@@ -55,6 +63,7 @@ export async function inspectRequest(req: InspectRequest): Promise<Inspection> {
   let body = req.body;
   if (body.length > 0) {
     const text = body.toString("utf8");
+    if (text !== decoded.text) return inspectToBlock(req, decoded, scanBody);
     const regions = secretRegions(text, needlesFor(req.secrets));
     if (req.route.scan) regions.push(...(await scanBody(text, req.scanLimit)).map(patternRegion));
     if (regions.length > 0) {
@@ -65,23 +74,26 @@ export async function inspectRequest(req: InspectRequest): Promise<Inspection> {
     }
   }
   // A secret still visible (an encoding only the detector's normalisation sees) is never forwarded.
-  const left = req.detector.findInBuffer(body)[0] ?? req.detector.findInText(path)[0];
+  const left = req.detector.findInDecoded(body, body.toString("utf8"))[0] ?? req.detector.findInText(path)[0];
   if (left !== undefined) return { verdict: "block-leak", reason: left };
   return { verdict: "forward", path, body, redactions: counts };
 }
 
-async function inspectToBlock(req: InspectRequest, scanBody: BodyScanner): Promise<Inspection> {
+async function inspectToBlock(req: InspectRequest, decoded: DecodedBody, scanBody: BodyScanner): Promise<Inspection> {
   // A redacting route that cannot redact (a body that is not UTF-8) lets no known secret through.
   const allowed = req.route.onFinding === "redact" ? new Set<string>() : req.allowedSecrets;
-  const leak = req.detector.findInBuffer(req.body).find((s) => !allowed.has(s));
+  const raw = decoded.bytes === req.body ? [] : req.detector.findInBuffer(req.body);
+  const leak = [...raw, ...req.detector.findInDecoded(decoded.bytes, decoded.text)].find((s) => !allowed.has(s));
   if (leak !== undefined) return { verdict: "block-leak", reason: leak };
   if (req.route.scan) {
-    if (urlWorthScanning(req.path)) {
-      const hit = (await scanForSecrets(decodedPath(req.path)))[0];
+    // The URL as the receiver decodes it: a token hidden behind percent escapes is scanned too.
+    const url = percentDecode(req.path);
+    if (urlWorthScanning(url) || urlWorthScanning(req.path)) {
+      const hit = (await scanForSecrets(url === req.path ? url : `${req.path}\n${url}`))[0];
       if (hit) return { verdict: "block-pattern", reason: hit.ruleId };
     }
-    if (req.body.length > 0) {
-      const hit = (await scanBody(req.body.toString("utf8"), req.scanLimit))[0];
+    if (decoded.text.length > 0) {
+      const hit = (await scanBody(decoded.text, req.scanLimit))[0];
       if (hit) return { verdict: "block-pattern", reason: hit.ruleId };
     }
   }
@@ -90,14 +102,6 @@ async function inspectToBlock(req: InspectRequest, scanBody: BodyScanner): Promi
 
 function patternRegion(f: PatternFinding): RedactionRegion {
   return { start: f.start, end: f.end, kind: "pattern", id: f.ruleId, label: findingLabel(f.messageId, f.ruleId) };
-}
-
-function decodedPath(path: string): string {
-  try {
-    return decodeURIComponent(path);
-  } catch {
-    return path;
-  }
 }
 
 /** Redaction must not turn a JSON body into something else (the marker itself is JSON-safe). */
