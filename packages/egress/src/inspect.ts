@@ -2,10 +2,11 @@ import { isUtf8 } from "node:buffer";
 import { encodedForms, type LeakDetector } from "./leaks.js";
 import { applyRedactions, findingLabel, secretRegions, type RedactionCount, type RedactionRegion } from "./redact.js";
 import type { EgressRoutePlan } from "./routes.js";
-import { scanForSecrets, urlWorthScanning, type PatternFinding } from "./scan.js";
+import { scanForSecrets, urlWorthScanning } from "./scan.js";
+import { createChunkedScanner, type BodyFinding } from "./scan-cache.js";
 
-/** Pattern scan of a request body's text; the cache in scan-cache.ts plugs in here. */
-export type BodyScanner = (text: string, limitChars: number) => Promise<PatternFinding[]>;
+/** Pattern scan of the first `limit` bytes of a body; findings with byte ranges (scan-cache.ts). */
+export type BodyScanner = (body: Buffer, limit: number) => Promise<BodyFinding[]>;
 
 export interface InspectRequest {
   route: Pick<EgressRoutePlan, "scan" | "onFinding">;
@@ -16,8 +17,9 @@ export interface InspectRequest {
   detector: LeakDetector;
   /** Secrets the route itself injects: on a blocking route the agent may carry them. */
   allowedSecrets: ReadonlySet<string>;
-  /** Characters of the body given to the pattern scanner. */
+  /** Bytes of the body given to the pattern scanner. */
   scanLimit: number;
+  /** Default: one process-wide chunked scanner with its cache. */
   scanBody?: BodyScanner;
 }
 
@@ -26,16 +28,22 @@ export type Inspection =
   | { verdict: "block-leak"; reason: string }
   | { verdict: "block-pattern"; reason: string };
 
-/** Scans the head of the body (the part within the limit) in one secretlint run. */
-export const scanWholeBody: BodyScanner = (text, limit) => scanForSecrets(text.length > limit ? text.slice(0, limit) : text);
+let defaultScanner: BodyScanner | undefined;
+function processScanner(): BodyScanner {
+  if (!defaultScanner) {
+    const scanner = createChunkedScanner();
+    defaultScanner = (body, limit) => scanner.scan(body, limit);
+  }
+  return defaultScanner;
+}
 
 /**
  * Decides what happens to a request body and URL: forward as is, forward redacted (route
  * `onFinding: "redact"`), or block. Known secret values are checked on every byte; the pattern
- * scan covers the URL and the first `scanLimit` characters of the body.
+ * scan covers the URL and the first `scanLimit` bytes of the body.
  */
 export async function inspectRequest(req: InspectRequest): Promise<Inspection> {
-  const scanBody = req.scanBody ?? scanWholeBody;
+  const scanBody = req.scanBody ?? processScanner();
   if (req.route.onFinding !== "redact" || !isUtf8(req.body)) return inspectToBlock(req, scanBody);
 
   // Redacting route: anything found is replaced, including secrets the route injects itself.
@@ -46,26 +54,34 @@ export async function inspectRequest(req: InspectRequest): Promise<Inspection> {
     if (found.length > 0) {
       // Ranges are in the decoded URL; only a URL without escapes maps back one to one.
       if (path.includes("%")) return { verdict: "block-pattern", reason: found[0]!.ruleId };
-      const done = applyRedactions(path, found.map(patternRegion));
+      const done = applyRedactions(path, found.map((f) => patternRegion(f, f.start, f.end)));
       path = done.text.replace(/\[REDACTED [^\]]*\]/g, (m) => encodeURIComponent(m));
       counts.push(...done.counts);
     }
   }
 
   let body = req.body;
+  let leaks: string[] = [];
   if (body.length > 0) {
-    const text = body.toString("utf8");
-    const regions = secretRegions(text, needlesFor(req.secrets));
-    if (req.route.scan) regions.push(...(await scanBody(text, req.scanLimit)).map(patternRegion));
-    if (regions.length > 0) {
-      const done = applyRedactions(text, regions);
-      if (breaksJson(text, done.text)) return { verdict: "block-pattern", reason: regions.find((r) => r.kind === "pattern")?.id ?? "redaction-breaks-json" };
-      body = Buffer.from(done.text, "utf8");
-      counts.push(...done.counts);
+    const patterns = req.route.scan ? await scanBody(body, req.scanLimit) : [];
+    const needles = needlesFor(req.secrets);
+    // The text is only decoded when there is something to replace (the common case has nothing).
+    leaks = req.detector.findInBuffer(body);
+    if (patterns.length > 0 || needles.extraForms || leaks.length > 0) {
+      const text = body.toString("utf8");
+      const regions = secretRegions(text, needles.all);
+      const chars = charOffsets(body, patterns.flatMap((f) => [f.start, f.end]));
+      for (const f of patterns) regions.push(patternRegion(f, chars.get(f.start)!, chars.get(f.end)!));
+      if (regions.length > 0) {
+        const done = applyRedactions(text, regions);
+        if (breaksJson(text, done.text)) return { verdict: "block-pattern", reason: patterns[0]?.ruleId ?? "redaction-breaks-json" };
+        body = Buffer.from(done.text, "utf8");
+        counts.push(...done.counts);
+      }
     }
   }
   // A secret still visible (an encoding only the detector's normalisation sees) is never forwarded.
-  const left = req.detector.findInBuffer(body)[0] ?? req.detector.findInText(path)[0];
+  const left = (body === req.body ? leaks : req.detector.findInBuffer(body))[0] ?? req.detector.findInText(path)[0];
   if (left !== undefined) return { verdict: "block-leak", reason: left };
   return { verdict: "forward", path, body, redactions: counts };
 }
@@ -81,15 +97,28 @@ async function inspectToBlock(req: InspectRequest, scanBody: BodyScanner): Promi
       if (hit) return { verdict: "block-pattern", reason: hit.ruleId };
     }
     if (req.body.length > 0) {
-      const hit = (await scanBody(req.body.toString("utf8"), req.scanLimit))[0];
+      const hit = (await scanBody(req.body, req.scanLimit))[0];
       if (hit) return { verdict: "block-pattern", reason: hit.ruleId };
     }
   }
   return { verdict: "forward", path: req.path, body: req.body, redactions: [] };
 }
 
-function patternRegion(f: PatternFinding): RedactionRegion {
-  return { start: f.start, end: f.end, kind: "pattern", id: f.ruleId, label: findingLabel(f.messageId, f.ruleId) };
+function patternRegion(f: { ruleId: string; messageId: string }, start: number, end: number): RedactionRegion {
+  return { start, end, kind: "pattern", id: f.ruleId, label: findingLabel(f.messageId, f.ruleId) };
+}
+
+/** String offsets of byte offsets (all on character starts) of a UTF-8 body. */
+function charOffsets(body: Buffer, byteOffsets: number[]): Map<number, number> {
+  const out = new Map<number, number>();
+  let bytes = 0;
+  let chars = 0;
+  for (const at of [...new Set(byteOffsets)].sort((x, y) => x - y)) {
+    chars += body.toString("utf8", bytes, at).length;
+    bytes = at;
+    out.set(at, chars);
+  }
+  return out;
 }
 
 function decodedPath(path: string): string {
@@ -119,21 +148,28 @@ function parses(text: string): boolean {
 
 /** Minimum length for encoded forms (shorter values would match by chance); as in leaks.ts. */
 const MIN_ENCODED_LENGTH = 6;
-const needleCache = new WeakMap<object, Array<{ secret: string; form: string }>>();
+interface Needles {
+  all: Array<{ secret: string; form: string }>;
+  /** Some form (JSON-escaped) is not one the leak detector looks for: search the text every time. */
+  extraForms: boolean;
+}
+const needleCache = new WeakMap<object, Needles>();
 
 /** Every form of every secret value that redaction replaces: raw, JSON-escaped, and the detector's encodings. */
-function needlesFor(secrets: Readonly<Record<string, string>>): Array<{ secret: string; form: string }> {
+function needlesFor(secrets: Readonly<Record<string, string>>): Needles {
   let needles = needleCache.get(secrets);
   if (needles) return needles;
-  needles = [];
+  needles = { all: [], extraForms: false };
   for (const [secret, value] of Object.entries(secrets)) {
     if (value.length === 0) continue;
-    const forms = new Set([value, JSON.stringify(value).slice(1, -1)]);
+    const escaped = JSON.stringify(value).slice(1, -1);
+    if (escaped !== value) needles.extraForms = true;
+    const forms = new Set([value, escaped]);
     if (value.length >= MIN_ENCODED_LENGTH) for (const f of encodedForms(value)) forms.add(f);
-    for (const form of forms) needles.push({ secret, form });
+    for (const form of forms) needles.all.push({ secret, form });
   }
   // Longest first: a longer form wins the merge over a shorter one inside it.
-  needles.sort((a, b) => b.form.length - a.form.length);
+  needles.all.sort((a, b) => b.form.length - a.form.length);
   needleCache.set(secrets, needles);
   return needles;
 }
