@@ -123,94 +123,103 @@ export function rssMiB(pid, field = "VmRSS") {
 }
 
 /**
- * Runs `perWorker` requests on each of `concurrency` workers; worker w sends bodies(w, i).
- * Returns latency quantiles and the proxy's CPU per request.
+ * Runs one cell on every target, interleaved: round r sends `concurrency` requests (worker w
+ * sends bodies(target, w, r)) to each target in turn, so a load swing on a shared machine hits
+ * every target alike. Returns, per target, latency quantiles, proxy CPU per request and RSS.
  */
-export async function runPostCell(target, port, { concurrency, perWorker, warmup, bodies }) {
-  const agent = target.agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
+export async function runPostCell(targets, port, { concurrency, rounds, warmup, bodies }) {
+  const state = targets.map((t) => ({ t, agent: t.agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency }), ttfe: [], total: [], saw: true, cpu: 0 }));
   // Warm-up: connections, TLS, and (for egress) the conversation history in the scan cache.
-  await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
-    for (let i = 0; i < warmup; i++) await postMessages(agent, port, bodies(w, -1 - i));
-  }));
-  const ttfe = [];
-  const total = [];
-  let saw = true;
-  let events = 0;
-  const cpu0 = cpuSeconds(target.pid);
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
-    for (let i = 0; i < perWorker; i++) {
-      const r = await postMessages(agent, port, bodies(w, i));
-      ttfe.push(r.ttfe);
-      total.push(r.total);
-      saw &&= r.saw === "1";
-      events += r.events;
+  for (const s of state) {
+    await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
+      for (let i = 0; i < warmup; i++) await postMessages(s.agent, port, bodies(s.t, w, -1 - i));
+    }));
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (const s of state) {
+      const cpu0 = cpuSeconds(s.t.pid);
+      const results = await Promise.all(Array.from({ length: concurrency }, (_, w) => postMessages(s.agent, port, bodies(s.t, w, r))));
+      s.cpu += cpuSeconds(s.t.pid) - cpu0;
+      for (const x of results) {
+        s.ttfe.push(x.ttfe);
+        s.total.push(x.total);
+        s.saw &&= x.saw === "1";
+      }
     }
-  }));
-  const wall = performance.now() - t0;
-  const cpu = cpuSeconds(target.pid) - cpu0;
-  agent.destroy();
-  const n = ttfe.length;
-  return {
-    n,
-    ttfeP50: quantile(ttfe, 0.5),
-    ttfeP95: quantile(ttfe, 0.95),
-    totalP50: quantile(total, 0.5),
-    totalP95: quantile(total, 0.95),
-    rps: (n / wall) * 1000,
-    cpuMsPerReq: (cpu * 1000) / n,
-    rss: rssMiB(target.pid),
-    injected: saw,
-    eventsPerReq: events / n,
-  };
+  }
+  const out = {};
+  for (const s of state) {
+    s.agent.destroy();
+    const n = s.ttfe.length;
+    out[s.t.name] = {
+      n,
+      ttfeP50: quantile(s.ttfe, 0.5),
+      ttfeP95: quantile(s.ttfe, 0.95),
+      totalP50: quantile(s.total, 0.5),
+      totalP95: quantile(s.total, 0.95),
+      cpuMsPerReq: (s.cpu * 1000) / n,
+      rss: rssMiB(s.t.pid),
+      injected: s.saw,
+    };
+  }
+  return out;
 }
 
-/** A session growing turn by turn to ~`totalBytes`; per-turn TTFE and the proxy's total CPU. */
-export async function runSessionCell(target, port, { turns, totalBytes, seed }) {
-  const results = growingSession(turns, totalBytes, seed);
-  const agent = target.agent({ keepAlive: true, maxSockets: 1 });
-  await postMessages(agent, port, Buffer.from(claudeBody(results.slice(0, 1).map((t) => `warm-up ${t}`)))); // connection + TLS
-  const ttfe = [];
-  let sent = 0;
-  const cpu0 = cpuSeconds(target.pid);
+/** A session growing turn by turn to ~`totalBytes`, turns interleaved across targets; per-turn TTFE and each proxy's total CPU. */
+export async function runSessionCell(targets, port, { turns, totalBytes, seed }) {
+  const state = targets.map((t, k) => ({ t, results: growingSession(turns, totalBytes, seed + k), agent: t.agent({ keepAlive: true, maxSockets: 1 }), ttfe: [], sent: 0, cpu: 0 }));
+  for (const s of state) await postMessages(s.agent, port, Buffer.from(claudeBody([`warm-up ${s.t.name}`]))); // connection + TLS
   for (let n = 1; n <= turns; n++) {
-    const body = Buffer.from(claudeBody(results.slice(0, n)));
-    sent += body.length;
-    ttfe.push((await postMessages(agent, port, body)).ttfe);
+    for (const s of state) {
+      const body = Buffer.from(claudeBody(s.results.slice(0, n)));
+      s.sent += body.length;
+      const cpu0 = cpuSeconds(s.t.pid);
+      s.ttfe.push((await postMessages(s.agent, port, body)).ttfe);
+      s.cpu += cpuSeconds(s.t.pid) - cpu0;
+    }
   }
-  const cpu = cpuSeconds(target.pid) - cpu0;
-  agent.destroy();
-  return { n: turns, sentMiB: sent / 2 ** 20, ttfeP50: quantile(ttfe, 0.5), ttfeP95: quantile(ttfe, 0.95), lastTtfe: ttfe.at(-1), cpuMsTotal: cpu * 1000, cpuMsPerReq: (cpu * 1000) / turns, rss: rssMiB(target.pid) };
+  const out = {};
+  for (const s of state) {
+    s.agent.destroy();
+    out[s.t.name] = { n: turns, sentMiB: s.sent / 2 ** 20, ttfeP50: quantile(s.ttfe, 0.5), ttfeP95: quantile(s.ttfe, 0.95), lastTtfe: s.ttfe.at(-1), cpuMsTotal: s.cpu * 1000, cpuMsPerReq: (s.cpu * 1000) / turns, rss: rssMiB(s.t.pid) };
+  }
+  return out;
 }
 
 /**
- * `count` sequential 16 KiB POSTs, each with a new tail, after `warmup` unmeasured ones (JIT,
- * connection): first-100 vs last-100 p50, CPU per request in the first and last tenth, RSS growth.
+ * `count` sequential 16 KiB POSTs per target (interleaved across targets), each with a new
+ * tail, after `warmup` unmeasured ones (JIT, connection): first-100 vs last-100 p50, CPU per
+ * request in the first and last tenth, RSS growth.
  */
-export async function runDriftCell(target, port, { count, warmup = 200 }) {
-  const agent = target.agent({ keepAlive: true, maxSockets: 1 });
-  for (let i = 0; i < warmup; i++) await postMessages(agent, port, conversationOfSize(16 * 1024, 2, i, 4));
-  const latencies = [];
-  const tenth = Math.max(100, Math.floor(count / 10));
-  const rss0 = rssMiB(target.pid);
-  let cpuFirst = NaN;
-  let cpuMark = NaN;
-  const cpu0 = cpuSeconds(target.pid);
-  for (let i = 0; i < count; i++) {
-    if (i === count - tenth) cpuMark = cpuSeconds(target.pid);
-    const r = await postMessages(agent, port, conversationOfSize(16 * 1024, 1, i, 4));
-    latencies.push(r.total);
-    if (i === tenth - 1) cpuFirst = cpuSeconds(target.pid) - cpu0;
+export async function runDriftCell(targets, port, { count, warmup = 200 }) {
+  const state = targets.map((t) => ({ t, agent: t.agent({ keepAlive: true, maxSockets: 1 }), latencies: [], cpuFirst: 0, cpuLast: 0, rss0: NaN }));
+  for (const s of state) {
+    for (let i = 0; i < warmup; i++) await postMessages(s.agent, port, conversationOfSize(16 * 1024, 2, i, 4));
+    s.rss0 = rssMiB(s.t.pid);
   }
-  const cpuLast = cpuSeconds(target.pid) - cpuMark;
-  agent.destroy();
-  return {
-    n: count,
-    firstP50: quantile(latencies.slice(0, 100), 0.5),
-    lastP50: quantile(latencies.slice(-100), 0.5),
-    cpuFirstMsPerReq: (cpuFirst * 1000) / tenth,
-    cpuLastMsPerReq: (cpuLast * 1000) / tenth,
-    rssStart: rss0,
-    rssEnd: rssMiB(target.pid),
-  };
+  const tenth = Math.max(100, Math.floor(count / 10));
+  for (let i = 0; i < count; i++) {
+    const body = conversationOfSize(16 * 1024, 1, i, 4);
+    for (const s of state) {
+      const cpu0 = cpuSeconds(s.t.pid);
+      s.latencies.push((await postMessages(s.agent, port, body)).total);
+      const cpu = cpuSeconds(s.t.pid) - cpu0;
+      if (i < tenth) s.cpuFirst += cpu;
+      if (i >= count - tenth) s.cpuLast += cpu;
+    }
+  }
+  const out = {};
+  for (const s of state) {
+    s.agent.destroy();
+    out[s.t.name] = {
+      n: count,
+      firstP50: quantile(s.latencies.slice(0, 100), 0.5),
+      lastP50: quantile(s.latencies.slice(-100), 0.5),
+      cpuFirstMsPerReq: (s.cpuFirst * 1000) / tenth,
+      cpuLastMsPerReq: (s.cpuLast * 1000) / tenth,
+      rssStart: s.rss0,
+      rssEnd: rssMiB(s.t.pid),
+    };
+  }
+  return out;
 }

@@ -244,9 +244,15 @@ async function main() {
         const agent = t.agent({ keepAlive: true, maxSockets: cell.c, maxFreeSockets: cell.c });
         await runCell(agent, upPort, cell.path, cell.c, WARMUP_SECONDS);
         const cpu0 = cpuSeconds(t.pid);
+        const up0 = cpuSeconds(upstream.pid);
+        const client0 = process.cpuUsage();
         const r = await runCell(agent, upPort, cell.path, cell.c, SECONDS);
+        const client = process.cpuUsage(client0);
         r.cpuPerReqUs = ((cpuSeconds(t.pid) - cpu0) / r.count) * 1e6;
         r.cpuPerMiB = ((cpuSeconds(t.pid) - cpu0) * 1000) / ((r.mibps * SECONDS) || NaN);
+        // Where the CPU goes per MiB (for the 10 MiB cell: client, upstream and proxy share 2 cores).
+        r.upCpuPerMiB = ((cpuSeconds(upstream.pid) - up0) * 1000) / ((r.mibps * SECONDS) || NaN);
+        r.clientCpuPerMiB = ((client.user + client.system) / 1000) / ((r.mibps * SECONDS) || NaN);
         agent.destroy();
         (results[cell.label] ??= {})[t.name] = r;
         process.stderr.write(`${cell.label.padEnd(12)} ${t.name.padEnd(14)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  ${r.mibps.toFixed(1)} MiB/s  proxy CPU ${fmtNum(r.cpuPerReqUs)} µs/req  errors ${r.errors}\n`);
@@ -277,7 +283,19 @@ async function main() {
     lines.push("");
     if (c1) lines.push(`Added p50 at c=1: bottle-egress +${fmt(c1["bottle-egress"].p50 - c1.direct.p50, 2)} ms, mitmdump +${fmt(c1.mitmdump.p50 - c1.direct.p50, 2)} ms.`);
     const big = results["10 MiB, c=1"];
-    if (big) lines.push(`10 MiB response: bottle-egress ${fmt(big["bottle-egress"].mibps / big.direct.mibps, 2)}× direct, mitmdump ${fmt(big.mitmdump.mibps / big.direct.mibps, 2)}× direct.`);
+    if (big) {
+      lines.push(`10 MiB response: bottle-egress ${fmt(big["bottle-egress"].mibps / big.direct.mibps, 2)}× direct, mitmdump ${fmt(big.mitmdump.mibps / big.direct.mibps, 2)}× direct.`);
+      // CPU-bound ceiling when client, upstream and proxy share the machine's cores.
+      const cores = os.cpus().length;
+      const d = big.direct;
+      const e = big["bottle-egress"];
+      const directCeiling = 1000 / Math.max(d.clientCpuPerMiB, d.upCpuPerMiB, (d.clientCpuPerMiB + d.upCpuPerMiB) / cores);
+      const egressCeiling = 1000 / Math.max(e.clientCpuPerMiB, e.upCpuPerMiB, e.cpuPerMiB, (e.clientCpuPerMiB + e.upCpuPerMiB + e.cpuPerMiB) / cores);
+      lines.push(
+        `CPU per MiB — direct: client ${fmt(d.clientCpuPerMiB, 2)} ms, upstream ${fmt(d.upCpuPerMiB, 2)} ms; through bottle-egress: client ${fmt(e.clientCpuPerMiB, 2)}, upstream ${fmt(e.upCpuPerMiB, 2)}, egress ${fmt(e.cpuPerMiB, 2)} ms. ` +
+          `CPU-bound ceiling on ${cores} cores: direct ${fmt(directCeiling, 0)} MiB/s, through egress ${fmt(egressCeiling, 0)} MiB/s (${fmt(egressCeiling / directCeiling, 2)}×).`,
+      );
+    }
     if (claude) lines.push("", ...claude);
     lines.push(`Peak RSS: bottle-egress ${fmt(rss["bottle-egress"], 0)} MiB, mitmdump ${fmt(rss.mitmdump, 0)} MiB.`);
     lines.push(`Credential injected upstream: bottle-egress ${targets[1].injects ? "yes" : "NO"}, mitmdump ${targets[2].injects ? "yes" : "NO"} (direct ${targets[0].injects ? "yes?!" : "no, as expected"}).`);
@@ -298,50 +316,50 @@ async function runClaudeSuite(targets, upPort, only) {
   const scale = QUICK ? 0.2 : 1;
   const count = (n) => Math.max(5, Math.round(n * scale));
   const cells = [
-    { label: "16 KiB, c=1", bytes: 16 * 1024, c: 1, per: count(200) },
-    { label: "256 KiB, c=1", bytes: 256 * 1024, c: 1, per: count(100) },
-    { label: "256 KiB, c=4", bytes: 256 * 1024, c: 4, per: count(40) },
-    { label: "1 MiB, c=1", bytes: 1024 * 1024, c: 1, per: count(50) },
-    { label: "1 MiB, c=4", bytes: 1024 * 1024, c: 4, per: count(20) },
+    { label: "16 KiB, c=1", bytes: 16 * 1024, c: 1, rounds: count(200) },
+    { label: "256 KiB, c=1", bytes: 256 * 1024, c: 1, rounds: count(100) },
+    { label: "256 KiB, c=4", bytes: 256 * 1024, c: 4, rounds: count(40) },
+    { label: "1 MiB, c=1", bytes: 1024 * 1024, c: 1, rounds: count(60) },
+    { label: "1 MiB, c=4", bytes: 1024 * 1024, c: 4, rounds: count(20) },
     // Every request a conversation egress has never seen: what one full scan costs.
-    { label: "1 MiB cold, c=1", bytes: 1024 * 1024, c: 1, per: count(20), cold: true },
+    { label: "1 MiB cold, c=1", bytes: 1024 * 1024, c: 1, rounds: count(20), cold: true },
   ];
   const post = {};
+  const report = (label, name, r) =>
+    process.stderr.write(`${label.padEnd(16)} ${name.padEnd(16)} TTFE p50 ${fmt(r.ttfeP50, 2)} p95 ${fmt(r.ttfeP95, 2)} ms  total p50 ${fmt(r.totalP50, 2)} ms  CPU ${fmt(r.cpuMsPerReq, 2)} ms/req  RSS ${fmt(r.rss, 0)} MiB  injected ${r.injected}\n`);
   for (const cell of only ? cells.filter((c) => c.label.includes(only)) : cells) {
-    // Conversations differ per worker; each request adds a new 2 KiB tool result to its history.
-    const cache = new Map();
-    const bodies = (w, i) => {
-      const key = `${w}:${i}`;
-      if (!cache.has(key)) cache.set(key, conversationOfSize(cell.bytes, cell.cold ? 1000 + w * 1000 + i + 10 : w + 1, i + 10));
-      return cache.get(key);
+    // Conversations differ per worker (and, in the cold cell, per request and target); each
+    // request adds a new 2 KiB tool result to its conversation's history.
+    const memo = new Map();
+    const bodies = (t, w, i) => {
+      const conversation = cell.cold ? 1000 + targets.indexOf(t) * 100_000 + w * 1000 + i + 10 : w + 1;
+      const key = `${conversation}:${i}`;
+      if (!memo.has(key)) memo.set(key, conversationOfSize(cell.bytes, conversation, i + 10));
+      return memo.get(key);
     };
-    for (const t of targets) {
-      // The cold cell's history must be new to each egress, so its seeds move on per target.
-      const seedShift = cell.cold ? targets.indexOf(t) * 100 : 0;
-      const r = await runPostCell(t, upPort, { concurrency: cell.c, perWorker: cell.per, warmup: cell.cold ? 1 : 2, bodies: (w, i) => bodies(w + seedShift, i) });
-      (post[cell.label] ??= {})[t.name] = r;
-      process.stderr.write(`${cell.label.padEnd(16)} ${t.name.padEnd(16)} TTFE p50 ${fmt(r.ttfeP50, 2)} p95 ${fmt(r.ttfeP95, 2)} ms  total p50 ${fmt(r.totalP50, 2)} ms  CPU ${fmt(r.cpuMsPerReq, 2)} ms/req  RSS ${fmt(r.rss, 0)} MiB  injected ${r.injected}\n`);
-    }
+    post[cell.label] = await runPostCell(targets, upPort, { concurrency: cell.c, rounds: cell.rounds, warmup: cell.cold ? 1 : 2, bodies });
+    for (const t of targets) report(cell.label, t.name, post[cell.label][t.name]);
+    memo.clear();
   }
-  const session = {};
-  const drift = {};
+  let session = {};
+  let drift = {};
   if (!only || "50-turn".includes(only)) {
+    session = await runSessionCell(targets, upPort, { turns: QUICK ? 20 : 50, totalBytes: 1024 * 1024, seed: 7 });
     for (const t of targets) {
-      session[t.name] = await runSessionCell(t, upPort, { turns: QUICK ? 20 : 50, totalBytes: 1024 * 1024, seed: 7 + targets.indexOf(t) });
       const r = session[t.name];
-      process.stderr.write(`50-turn session  ${t.name.padEnd(16)} sent ${fmt(r.sentMiB)} MiB  TTFE p50 ${fmt(r.ttfeP50, 2)} p95 ${fmt(r.ttfeP95, 2)} last ${fmt(r.lastTtfe, 2)} ms  CPU ${fmt(r.cpuMsTotal, 0)} ms total\n`);
+      process.stderr.write(`${r.n}-turn session  ${t.name.padEnd(16)} sent ${fmt(r.sentMiB)} MiB  TTFE p50 ${fmt(r.ttfeP50, 2)} p95 ${fmt(r.ttfeP95, 2)} last ${fmt(r.lastTtfe, 2)} ms  CPU ${fmt(r.cpuMsTotal, 0)} ms total\n`);
     }
   }
   if (!only || "drift".includes(only)) {
+    drift = await runDriftCell(targets, upPort, { count: DRIFT });
     for (const t of targets) {
-      drift[t.name] = await runDriftCell(t, upPort, { count: DRIFT });
       const r = drift[t.name];
       process.stderr.write(`drift ×${DRIFT}      ${t.name.padEnd(16)} p50 first-100 ${fmt(r.firstP50, 2)} last-100 ${fmt(r.lastP50, 2)} ms  CPU ${fmt(r.cpuFirstMsPerReq, 2)} → ${fmt(r.cpuLastMsPerReq, 2)} ms/req  RSS ${fmt(r.rssStart, 0)} → ${fmt(r.rssEnd, 0)} MiB\n`);
     }
   }
 
   const lines = [];
-  lines.push("Claude-shaped cells: POST /v1/messages with a conversation body (system prompt, 16 tools, history; each request adds a new 2 KiB tool result), answered by 40 SSE events. TTFE = time to first event at the client.");
+  lines.push("Claude-shaped cells: POST /v1/messages with a conversation body (system prompt, 16 tools, history; each request adds a new 2 KiB tool result), answered by 40 SSE events. TTFE = time to first event at the client. Targets are interleaved request by request (c=4: in rounds of 4), so load swings hit all alike.");
   lines.push("");
   lines.push("| cell | target | TTFE p50 ms | TTFE p95 ms | added TTFE p50 vs direct | total p50 ms | proxy CPU ms/req | CPU vs mitmdump | RSS MiB |");
   lines.push("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
