@@ -49,6 +49,8 @@ export interface ChunkScanStats {
   scans: number;
   /** Bytes given to secretlint. */
   bytesScanned: number;
+  /** Bytes hashed for cache keys (windows equal to a recent body's are compared, not hashed). */
+  bytesHashed: number;
   /** Entries in the cache now. */
   entries: number;
 }
@@ -77,6 +79,10 @@ interface RelativeFinding {
 }
 
 const NONE: readonly RelativeFinding[] = Object.freeze([]);
+/** Bodies remembered for the memcmp shortcut (one per concurrent conversation, roughly). */
+const RECENT_BODIES = 4;
+/** …and at most this many bytes of them in all. */
+const RECENT_MAX_BYTES = 8 * 1024 * 1024;
 const CUT_MARKERS = [Buffer.from('{"type":'), Buffer.from('{"role":')];
 
 export function createChunkedScanner(options: ChunkedScannerOptions = {}): ChunkedScanner {
@@ -86,27 +92,44 @@ export function createChunkedScanner(options: ChunkedScannerOptions = {}): Chunk
   const lint = options.lint ?? scanForSecrets;
   // Insertion order is recency: a hit moves its key to the end; the oldest key is evicted first.
   const cache = new Map<string, Promise<readonly RelativeFinding[]>>();
-  const counters = { windows: 0, hits: 0, scans: 0, bytesScanned: 0 };
+  const counters = { windows: 0, hits: 0, scans: 0, bytesScanned: 0, bytesHashed: 0 };
 
-  async function scanWindow(body: Buffer, a: number, b: number, end: number): Promise<readonly RelativeFinding[]> {
+  // The last few bodies with their window keys: a window whose bytes equal the same window of a
+  // recent body (memcmp, ~10× faster than SHA-256) reuses that key instead of hashing again.
+  // Claude Code's next request repeats the previous one up to the new turn.
+  const recent: Array<{ body: Buffer; keys: Map<string, string> }> = [];
+
+  function windowKey(body: Buffer, ws: number, we: number, a: number, b: number, prev: { body: Buffer; keys: Map<string, string> } | undefined, keys: Map<string, string>): string {
+    const coords = `${ws}:${we}:${a}:${b}`;
+    const known = prev?.keys.get(coords);
+    let key = known !== undefined && prev!.body.length >= we && body.compare(prev!.body, ws, we, ws, we) === 0 ? known : undefined;
+    if (key === undefined) {
+      counters.bytesHashed += we - ws;
+      key = `${createHash("sha256").update(body.subarray(ws, we)).digest("base64")}:${a - ws}:${b - a}`;
+    }
+    keys.set(coords, key);
+    return key;
+  }
+
+  async function scanWindow(body: Buffer, a: number, b: number, end: number, key: (ws: number, we: number) => string): Promise<readonly RelativeFinding[]> {
     const ws = charStart(body, Math.max(0, a - chunking.leftContext));
     const we = charStart(body, Math.min(end, b + chunking.rightOverlap));
     const window = body.subarray(ws, we);
     counters.windows++;
-    const key = useCache ? `${createHash("sha256").update(window).digest("base64")}:${a - ws}:${b - a}` : "";
-    const cached = useCache ? cache.get(key) : undefined;
+    const k = useCache ? key(ws, we) : "";
+    const cached = useCache ? cache.get(k) : undefined;
     if (cached) {
       counters.hits++;
-      cache.delete(key);
-      cache.set(key, cached);
+      cache.delete(k);
+      cache.set(k, cached);
       return cached;
     }
     const pending = lintWindow(window, a - ws, b - ws);
     if (useCache) {
-      cache.set(key, pending);
+      cache.set(k, pending);
       if (cache.size > maxEntries) cache.delete(cache.keys().next().value as string);
       // A failed scan is not remembered (the request fails; the next one scans again).
-      pending.catch(() => cache.delete(key));
+      pending.catch(() => cache.delete(k));
     }
     return pending;
   }
@@ -132,7 +155,16 @@ export function createChunkedScanner(options: ChunkedScannerOptions = {}): Chunk
       const end = charStart(body, Math.min(body.length, limit));
       if (end === 0) return [];
       const cuts = chunkCuts(body, end, chunking);
-      const results = await Promise.all(cuts.map((a, i) => scanWindow(body, a, cuts[i + 1] ?? end, end)));
+      // The recent body this one continues (same first window bytes), if any.
+      const firstEnd = Math.min(end, cuts[1] ?? end);
+      const prev = useCache ? recent.find((r) => r.body.length >= firstEnd && body.compare(r.body, 0, firstEnd, 0, firstEnd) === 0) : undefined;
+      const keys = new Map<string, string>();
+      const results = await Promise.all(cuts.map((a, i) => scanWindow(body, a, cuts[i + 1] ?? end, end, (ws, we) => windowKey(body, ws, we, a, cuts[i + 1] ?? end, prev, keys))));
+      if (useCache) {
+        if (prev) recent.splice(recent.indexOf(prev), 1);
+        if (body.length <= RECENT_MAX_BYTES) recent.unshift({ body, keys });
+        while (recent.length > RECENT_BODIES || recent.reduce((n, r) => n + r.body.length, 0) > RECENT_MAX_BYTES) recent.pop();
+      }
       const out: BodyFinding[] = [];
       results.forEach((found, i) => {
         for (const f of found) out.push({ ruleId: f.ruleId, messageId: f.messageId, start: cuts[i]! + f.start, end: cuts[i]! + f.end });
