@@ -38,7 +38,7 @@ export interface EgressProxyOptions {
   auditMaxBytes?: number;
   /** Request bodies larger than this get 413 (default 32 MiB). */
   maxBodyBytes?: number;
-  /** Bytes of a body given to the pattern scanner (default 1 MiB). */
+  /** Bytes of a body given to the pattern scanner (default 4 MiB). */
   scanLimitBytes?: number;
   /**
    * TEST ONLY: resolve these host names to these addresses instead of asking DNS
