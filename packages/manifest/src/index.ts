@@ -1,3 +1,3 @@
 export * from "./schema.js";
-export { parseManifest, ManifestError, looksLikeSecret, isSshUrl, closest, type ManifestProblem, type ParseManifestOptions } from "./parse.js";
+export { parseManifest, ManifestError, looksLikeSecret, isSshUrl, closest, MODEL_ENV_KEYS, type ManifestProblem, type ParseManifestOptions } from "./parse.js";
 export { manifestJsonSchema } from "./json-schema.js";
