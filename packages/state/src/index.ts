@@ -9,5 +9,6 @@ export {
   writeRoutes,
   readApprovedRoutes,
   addApprovedRoute,
+  mergeApprovedRoute,
   type BundleFilesInput,
 } from "./bundle-files.js";
