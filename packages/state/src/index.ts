@@ -11,5 +11,6 @@ export {
   writeRoutes,
   readApprovedRoutes,
   addApprovedRoute,
+  mergeApprovedRoute,
   type BundleFilesInput,
 } from "./bundle-files.js";

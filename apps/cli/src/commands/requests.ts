@@ -49,7 +49,7 @@ export function registerRequests(program: Command, output: Output): void {
       }
       const decided = await decideRequest(target.layout.requests, id, { approve: true, ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.answer ? { answer: opts.answer } : {}) });
       if (opts.json) output.json(decided);
-      else output.out(`approved ${id}: ${describeRequest(decided)}${decided.kind === "egress-route" ? " (route live)" : ""}`);
+      else output.out(`approved ${id}: ${describeRequest(decided)}`);
     });
 
   program
