@@ -109,6 +109,14 @@ export async function addApprovedRoute(layout: StateLayout, route: EgressRoutePl
   return routes;
 }
 
+/** Drops approved route `id`; returns the approved routes left (unchanged file when absent). */
+export async function removeApprovedRoute(layout: StateLayout, id: string): Promise<EgressRoutePlan[]> {
+  const before = await readApprovedRoutes(layout);
+  const routes = before.filter((r) => r.id !== id);
+  if (routes.length !== before.length) await writeFileAtomic(layout.approvedRoutes, `${JSON.stringify(routes, null, 2)}\n`, 0o600);
+  return routes;
+}
+
 async function readExtraCa(file: string): Promise<string> {
   try {
     if (!(await stat(file)).isFile()) throw new Error("not a file");

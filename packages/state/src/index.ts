@@ -9,5 +9,6 @@ export {
   writeRoutes,
   readApprovedRoutes,
   addApprovedRoute,
+  removeApprovedRoute,
   type BundleFilesInput,
 } from "./bundle-files.js";
