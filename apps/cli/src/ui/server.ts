@@ -158,7 +158,11 @@ export async function startDashboard(options: DashboardOptions = {}): Promise<Ru
     const url = new URL(req.url ?? "/", origin);
     const tokenInUrl = req.method === "GET" && url.pathname === "/" && url.searchParams.has("token");
     const refused = refusal(req, secrets, origin, port, tokenInUrl);
-    if (refused) return send(res, refused.status, "text/plain; charset=utf-8", `${refused.message}\n`);
+    if (refused) {
+      // a refused state change is worth a line: someone tried to act from elsewhere
+      if (refused.status !== 401 || req.method !== "GET") log(`dashboard: refused ${req.method} ${url.pathname} (${refused.status} ${refused.message}; origin ${req.headers.origin ?? "none"})`);
+      return send(res, refused.status, "text/plain; charset=utf-8", `${refused.message}\n`);
+    }
     if (tokenInUrl) {
       if (!sameSecret(url.searchParams.get("token") ?? "", secrets.token)) return send(res, 401, "text/plain; charset=utf-8", "wrong token: open the URL `bottle ui` printed\n");
       // trade the token for the cookie and drop it from the address bar and history

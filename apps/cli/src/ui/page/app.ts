@@ -210,7 +210,7 @@ function row(e: AuditEvent): HTMLTableRowElement {
     h("td", {}, e.source),
     h("td", {}, h("span", { class: `pill ${outcomeClass(e.outcome)}` }, e.outcome)),
     h("td", { class: "what" }, e.summary),
-    h("td", { class: "mono small" }, e.thread ? h("button", { class: "linkish", type: "button", onclick: () => filterThread(e.thread!) }, e.thread) : ""),
+    h("td", { class: "mono small nowrap" }, e.thread ? h("button", { class: "linkish", type: "button", onclick: () => filterThread(e.thread!) }, e.thread) : ""),
   );
 }
 
@@ -292,6 +292,7 @@ function pendingCard(r: SuperviseRequest): HTMLElement {
   let card: HTMLElement;
   if (r.kind === "question") {
     const answer = h("textarea", { rows: 2, class: "answer", placeholder: "your answer", "aria-label": "Answer" });
+    reason.placeholder = "note to the agent (optional)";
     card = h(
       "article",
       { class: "request", "data-request": r.id },
