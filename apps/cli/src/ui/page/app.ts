@@ -64,9 +64,22 @@ function connect(after?: number) {
   });
   stream.addEventListener("audit", (e) => {
     const fresh = JSON.parse((e as MessageEvent<string>).data) as AuditEvent[];
+    // a record that arrives later can pull an earlier one into its story (docs/audit.md)
+    let relinked = false;
+    for (const f of fresh) {
+      if (!f.thread) continue;
+      for (const link of f.links) {
+        const earlier = state.events.find((x) => x.id === link);
+        if (earlier && !earlier.thread) {
+          earlier.thread = f.thread;
+          relinked = true;
+        }
+      }
+    }
     state.events.push(...fresh);
     if (state.events.length > MAX_ROWS) state.events.splice(0, state.events.length - MAX_ROWS);
-    addRows(fresh);
+    if (relinked) rebuildRows();
+    else addRows(fresh);
   });
 }
 
