@@ -105,7 +105,7 @@ beforeAll(async () => {
   await page.goto(uiUrl);
   await page.goto(new URL(`/#/b/${plan.slug}`, uiUrl).href);
   await page.locator("#live.on").waitFor();
-  await page.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
+  await page.evaluate(() => ((globalThis as unknown as { __sameDocument: boolean }).__sameDocument = true));
 }, 600_000);
 
 afterAll(async () => {
@@ -137,7 +137,7 @@ describe("bottle ui with a real bottle", () => {
     await page.locator('.route-table tr[data-route^="approved-"]', { hasText: "(ui)" }).waitFor();
     await request.waitFor({ state: "detached" });
     // all of it without a reload
-    expect(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
+    expect(await page.evaluate(() => (globalThis as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
     if (process.env.BOTTLE_UI_SCREENSHOTS) await page.screenshot({ path: path.join(process.env.BOTTLE_UI_SCREENSHOTS, "dashboard-approved.png") });
   });
 
