@@ -210,6 +210,21 @@ describe("bottle ui with a real bottle", () => {
 });
 
 describe("bottle audit", () => {
+  it("--follow streams records as they happen", async () => {
+    const follow = spawn(process.execPath, [cliBin, "audit", plan.slug, "--follow", "--json"], { env: env(), stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    follow.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    try {
+      // what happened so far comes first (the dashboard tests left plenty)
+      await expect.poll(() => out.includes(":filed"), { timeout: 20_000 }).toBe(true);
+      const before = out.length;
+      expect(curl("https://follow.upstream.test/")).toBe("403");
+      await expect.poll(() => out.slice(before).split("\n").some((l) => l.includes('"host":"follow.upstream.test"') && l.includes('"outcome":"deny"')), { timeout: 20_000 }).toBe(true);
+    } finally {
+      follow.kill("SIGINT");
+    }
+  });
+
   it("tells the story in order, linked by ids: denial, request, approval, route change, allowed request, leak block, rejected and clean push", async () => {
     // a leak block and two pushes on top of what the dashboard tests did
     expect(curl(`-X POST https://${DEMO_HOSTS.docs}/upload --data-binary 'x=${world.apiKey}'`)).toBe("403");
