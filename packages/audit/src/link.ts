@@ -85,8 +85,11 @@ export class AuditLinker {
 
 /** Orders by time, then by id, so equal times read the same every time. */
 export function byTime(a: AuditEvent, b: AuditEvent): number {
-  return a.time.localeCompare(b.time) || rank(a) - rank(b) || a.id.localeCompare(b.id);
+  // code-unit order (not localeCompare): ISO times sort as text, and this runs per record
+  return cmp(a.time, b.time) || rank(a) - rank(b) || cmp(a.id, b.id);
 }
+
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 // within the same millisecond: a request is filed before it is decided, decided before the route changes
 const RANK: Record<string, number> = { pending: 0, approve: 1, deny: 1, answer: 1, revoke: 1 };

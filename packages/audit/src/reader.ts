@@ -38,12 +38,13 @@ export function createAuditReader(stateDir: string, options: AuditReaderOptions 
     async poll() {
       const { listRequests } = await superviseStore();
       const batch: AuditEvent[] = [];
+      // loops, not spread: a 64 MiB log is hundreds of thousands of records
       // the rotated file only matters for the first read: later lines land in the live one
-      if (first) batch.push(...(await rotated.read()).map(fromEgress));
+      if (first) for (const r of await rotated.read()) batch.push(fromEgress(r));
       first = false;
-      batch.push(...(await egress.read()).map(fromEgress));
-      batch.push(...(await gate.read()).map(fromGate));
-      batch.push(...(await routes.read()).map(fromRouteChange));
+      for (const r of await egress.read()) batch.push(fromEgress(r));
+      for (const r of await gate.read()) batch.push(fromGate(r));
+      for (const r of await routes.read()) batch.push(fromRouteChange(r));
       for (const req of await listRequests(files.requests)) for (const e of fromSupervise(req)) batch.push(e);
       const fresh = batch.filter((e) => !seen.has(e.id));
       for (const e of fresh) seen.add(e.id);
