@@ -129,6 +129,10 @@ describe("bottle ui: who may look and act", () => {
     const again = await post(`/api/bottles/${slug}/requests/${q.id}/deny`, { cookie, origin: dashboard.origin, "x-bottle-csrf": csrf }, "{}");
     expect(again.status).toBe(400);
     expect(JSON.parse(again.body).error.code).toBe("SUPERVISE_REQUEST_DECIDED");
+    const malformed = await post(`/api/bottles/${slug}/requests/${q.id}/deny`, { cookie, origin: dashboard.origin, "x-bottle-csrf": csrf }, "{not json");
+    expect(malformed.status).toBe(400);
+    const foreign = await post(`/api/bottles/${slug}/requests/req-00000000/approve`, { cookie, origin: dashboard.origin, "x-bottle-csrf": csrf });
+    expect(JSON.parse(foreign.body).error.code).toBe("SUPERVISE_REQUEST_UNKNOWN");
   });
 
   it("lists bottles and a bottle's requests and activity to the signed-in page", async () => {

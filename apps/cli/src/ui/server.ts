@@ -78,7 +78,12 @@ async function readJsonBody(req: IncomingMessage): Promise<Json> {
     chunks.push(chunk as Buffer);
   }
   const text = Buffer.concat(chunks).toString("utf8") || "{}";
-  const value = JSON.parse(text) as unknown;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new BottleError("the body is not JSON", { code: "CLI_UI_BAD_REQUEST", hint: "send a JSON object" });
+  }
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw new BottleError("send a JSON object", { code: "CLI_UI_BAD_REQUEST", hint: "{...}" });
   return value as Json;
 }
