@@ -6,6 +6,8 @@ import { registerValidate } from "./commands/validate.js";
 import { registerStart } from "./commands/start.js";
 import { registerLifecycle } from "./commands/lifecycle.js";
 import { registerRequests } from "./commands/requests.js";
+import { registerAudit } from "./commands/audit.js";
+import { registerUi } from "./commands/ui.js";
 import { registerBuild } from "./commands/build.js";
 import { registerCa } from "./commands/ca.js";
 import { PassExitCode } from "./exit.js";
@@ -31,6 +33,8 @@ export function buildProgram(output: Output = processOutput): Command {
   registerStart(program, output);
   registerLifecycle(program, output);
   registerRequests(program, output);
+  registerAudit(program, output);
+  registerUi(program, output);
   registerCa(program, output);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: (s) => output.out(s.trimEnd()), writeErr: (s) => output.err(s.trimEnd()) });
   return program;

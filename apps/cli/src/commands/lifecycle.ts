@@ -7,7 +7,8 @@ import { backendFor, loadDocker, loadSmolvm } from "../backends.js";
 import { PassExitCode } from "../exit.js";
 import type { Output } from "../output.js";
 import { progressPrinter } from "../progress.js";
-import { findTarget, planOf } from "../targets.js";
+import { stopBottle } from "../steer.js";
+import { findTarget } from "../targets.js";
 
 export function registerLifecycle(program: Command, output: Output): void {
   program
@@ -17,10 +18,9 @@ export function registerLifecycle(program: Command, output: Output): void {
     .option("--json", "print what was removed as JSON")
     .addHelpText("after", "\nExamples:\n  $ bottle stop implementer\n  $ bottle stop implementer-1a2b3c4d --json")
     .action(async (bottle: string, opts: { json?: boolean }) => {
-      const { metadata, layout } = await findTarget(bottle);
-      const plan = await planOf(metadata);
-      const report = await backendFor(plan).stop(plan, layout, progressPrinter(output, { quiet: opts.json }));
-      await retireState(layout.root);
+      const target = await findTarget(bottle);
+      const { metadata } = target;
+      const report = await stopBottle(target, progressPrinter(output, { quiet: opts.json }));
       if (opts.json) output.json({ slug: metadata.slug, ...report });
       else output.out(`stopped ${metadata.slug}${report.logFile ? `; logs in ${report.logFile}` : ""}`);
     });
