@@ -4,7 +4,7 @@ import { buildCaBundle, imageTags, recipeDir } from "./images.js";
 export interface BaseFlags {
   /** --offline-base: the debootstrap base, no registry needed (CI, air-gapped machines). */
   offlineBase?: boolean;
-  /** --base-image: the Node image to build on (default node:20-bookworm-slim). */
+  /** --base-image: the Node image to build on (default node:22-bookworm-slim). */
   baseImage?: string;
 }
 

@@ -9,7 +9,7 @@ export function registerBuild(program: Command, output: Output): void {
     .command("build")
     .description("Build the sidecars and agent images of this CLI version (skipped when their inputs are unchanged)")
     .option("--offline-base", "build on the offline debootstrap base (no image registry; needs root and debootstrap the first time)")
-    .option("--base-image <image>", "the Node image to build on (default: node:20-bookworm-slim from your registry)")
+    .option("--base-image <image>", "the Node image to build on (default: node:22-bookworm-slim from your registry)")
     .option("--force", "rebuild even when up to date")
     .option("--extra-ca <pem>", "CA bundle trusted during builds (default: $BOTTLE_EXTRA_CA_BUNDLE, else $NODE_EXTRA_CA_CERTS)")
     .option("--build-arg <k=v...>", "build args, e.g. PIPELOCK_VERSION=… PIPELOCK_SHA256=…")
@@ -19,7 +19,7 @@ export function registerBuild(program: Command, output: Output): void {
       "after",
       "\nImages are tagged bottle/<name>:<CLI version>-<recipe hash>, so CLI versions never share them." +
         "\nBOTTLE_OFFLINE_BASE=1 has the effect of --offline-base." +
-        "\n\nExamples:\n  $ bottle build\n  $ bottle build --offline-base\n  $ bottle build --base-image registry.example.com/library/node:20-bookworm-slim --extra-ca corp-ca.pem --verbose",
+        "\n\nExamples:\n  $ bottle build\n  $ bottle build --offline-base\n  $ bottle build --base-image registry.example.com/library/node:22-bookworm-slim --extra-ca corp-ca.pem --verbose",
     )
     .action(async (opts: { offlineBase?: boolean; baseImage?: string; force?: boolean; extraCa?: string; buildArg?: string[]; json?: boolean; verbose?: boolean }) => {
       if (opts.offlineBase && opts.baseImage) {

@@ -27,8 +27,8 @@ export const BASE_LABEL = "dev.bottle.base";
 /** The offline debootstrap base, or a Node image pulled from the user's registry. */
 export type BaseChoice = { kind: "offline" } | { kind: "registry"; image: string };
 
-/** What a normal machine has: the official Node 20 image on Debian bookworm. */
-export const DEFAULT_REGISTRY_BASE = "node:20-bookworm-slim";
+/** What a normal machine has: the official Node image on Debian bookworm (Claude Code wants Node ≥ 22). */
+export const DEFAULT_REGISTRY_BASE = "node:22-bookworm-slim";
 
 export interface BuildImagesOptions {
   /**
