@@ -10,8 +10,10 @@ import { loadBottleCa, mintLeafCertificate, type BottleCa } from "@bottle/ca";
 import { BottleError } from "@bottle/errors";
 import { openAuditTrail, nullAuditTrail, type AuditDecision, type AuditRecord, type AuditTrail } from "./audit.js";
 import { createLeakDetector, type LeakDetector } from "./leaks.js";
-import { matchRoute, parseRoutesFile, routesForAuthority, type EgressRoutePlan } from "./routes.js";
-import { DEFAULT_SCAN_LIMIT, scanForSecrets, urlWorthScanning } from "./scan.js";
+import { inspectRequest } from "./inspect.js";
+import { findMethodOverride } from "./method-override.js";
+import { matchRoute, parseRoutesFile, routesForAuthority, type DenyReason, type EgressRoutePlan } from "./routes.js";
+import { DEFAULT_SCAN_LIMIT } from "./scan.js";
 
 export interface EgressProxyOptions {
   /** Address to listen on; default 127.0.0.1. */
@@ -169,7 +171,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     const cfg = config;
     const record = auditRecorder(cfg, target, id, method, started);
 
-    const match = matchRoute(cfg.routes, { host: target.host, port: target.port, method, path: target.pathname });
+    const match = matchRoute(cfg.routes, { host: target.host, port: target.port, method, path: target.pathname, scheme: target.scheme });
     const headerLeaks = [...cfg.detector.findInHost(target.host), ...cfg.detector.findInText(`${target.path}\n${headerText(req.rawHeaders)}`)];
     const allowedSecrets = match.kind === "allow" ? new Set(match.route.inject.map((i) => i.secret)) : new Set<string>();
     const urlHeaderLeak = headerLeaks.find((s) => !allowedSecrets.has(s));
@@ -183,26 +185,35 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     }
     const route = match.route;
 
-    const body = await readBody(req, maxBody);
-    if (body === "too-large") {
+    const read = await readBody(req, maxBody);
+    if (read === "too-large") {
       res.setHeader("connection", "close");
       sendText(res, 413, `bottle egress: request body larger than ${maxBody} bytes.\n`, id, "deny");
       req.resume();
       return record("deny", 413, route.id, { reason: "body-too-large" });
     }
-    if (body === "aborted") return record("error", 0, route.id, { reason: "client-aborted" });
-    const bodyLeak = cfg.detector.findInBuffer(body).find((s) => !allowedSecrets.has(s));
-    if (bodyLeak !== undefined) {
+    if (read === "aborted") return record("error", 0, route.id, { reason: "client-aborted" });
+    let body = read;
+    const override = route.methods.length > 0 ? findMethodOverride(req.rawHeaders, target.path, body) : undefined;
+    if (override !== undefined) {
+      sendText(res, 403, overrideText(target, method, override), id, "deny");
+      return record("deny", 403, route.id, { reason: "method-override", bytesIn: body.length });
+    }
+    const inspection = await inspectRequest({ route, path: target.path, body, secrets: cfg.secrets, detector: cfg.detector, allowedSecrets, scanLimit });
+    if (inspection.verdict === "block-leak") {
       sendText(res, 403, leakText(target), id, "block-leak");
-      return record("block-leak", 403, route.id, { reason: bodyLeak, bytesIn: body.length });
+      return record("block-leak", 403, route.id, { reason: inspection.reason, bytesIn: body.length });
     }
-    if (route.scan) {
-      const finding = await patternFinding(target.path, body, scanLimit);
-      if (finding) {
-        sendText(res, 403, patternText(target, finding), id, "block-pattern");
-        return record("block-pattern", 403, route.id, { reason: finding, bytesIn: body.length });
-      }
+    if (inspection.verdict === "block-pattern") {
+      sendText(res, 403, patternText(target, inspection.reason), id, "block-pattern");
+      return record("block-pattern", 403, route.id, { reason: inspection.reason, bytesIn: body.length });
     }
+    const redactions = inspection.redactions;
+    if (inspection.path !== target.path) {
+      target.path = inspection.path;
+      target.pathname = pathOnly(inspection.path);
+    }
+    body = inspection.body;
     const headers = upstreamHeaders(req.rawHeaders, target, route, cfg.secrets);
     if (typeof headers === "string") {
       sendText(res, 502, `bottle egress: route ${route.id} needs secret "${headers}", which is not configured.\n`, id, "error");
@@ -219,7 +230,9 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     const finish = (decision: AuditDecision, reason?: string) => {
       if (done) return;
       done = true;
-      record(decision, status, route.id, { bytesIn: body.length, bytesOut, ...(reason ? { reason } : {}) });
+      // A forwarded request that had findings replaced is recorded as `redact`, with what and how often.
+      const redacted = decision === "allow" && redactions.length > 0;
+      record(redacted ? "redact" : decision, status, route.id, { bytesIn: body.length, bytesOut, ...(reason ? { reason } : {}), ...(redactions.length > 0 ? { redactions } : {}) });
     };
     const upReq = upstream.request(target, method, headers);
     upReq.on("response", (upRes) => {
@@ -304,7 +317,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     target.kind = "websocket";
     const cfg = config;
     const record = auditRecorder(cfg, target, id, method, started);
-    const match = matchRoute(cfg.routes, { host: target.host, port: target.port, method, path: target.pathname });
+    const match = matchRoute(cfg.routes, { host: target.host, port: target.port, method, path: target.pathname, scheme: target.scheme });
     const allowedSecrets = match.kind === "allow" ? new Set(match.route.inject.map((i) => i.secret)) : new Set<string>();
     const leak = [...cfg.detector.findInHost(target.host), ...cfg.detector.findInText(`${target.path}\n${headerText(req.rawHeaders)}`)].find(
       (s) => !allowedSecrets.has(s),
@@ -384,13 +397,17 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
     const firstBytes = head.length > 0 ? head : await firstData(socket);
     if (!firstBytes) return void socket.destroy();
-    socket.unshift(firstBytes);
     if (firstBytes[0] !== 0x16) {
-      // Plain HTTP inside the tunnel: same policy, no TLS.
+      // Plain HTTP inside the tunnel: same policy, no TLS (routes that take TLS only refuse it).
+      // The HTTP server reads a plain socket's handle directly, past unshift(): hand it
+      // the bytes already read as a data event.
       tunnels.set(socket, { scheme: "http", ...authority, client });
       inner.emit("connection", socket);
+      socket.emit("data", firstBytes);
+      socket.resume();
       return;
     }
+    socket.unshift(firstBytes);
     let context: tls.SecureContext;
     try {
       context = await leafContext(authority.host);
@@ -696,24 +713,6 @@ function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | "too
   });
 }
 
-async function patternFinding(path: string, body: Buffer, limit: number): Promise<string | undefined> {
-  if (urlWorthScanning(path)) {
-    let decoded = path;
-    try {
-      decoded = decodeURIComponent(path);
-    } catch {
-      // keep raw
-    }
-    const hit = (await scanForSecrets(decoded))[0];
-    if (hit) return hit.ruleId;
-  }
-  if (body.length > 0) {
-    const hit = (await scanForSecrets(body.subarray(0, limit).toString("utf8")))[0];
-    if (hit) return hit.ruleId;
-  }
-  return undefined;
-}
-
 function firstData(socket: net.Socket): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
     const onData = (d: Buffer) => {
@@ -747,18 +746,27 @@ function sendText(res: http.ServerResponse, status: number, text: string, id: st
   res.end(text);
 }
 
-export function denyText(target: { host: string; port: number; pathname: string }, method: string, reason: "host" | "method" | "path"): string {
+export function denyText(target: { host: string; port: number; pathname: string }, method: string, reason: DenyReason): string {
   const why =
     reason === "host"
       ? `No route of this bottle allows ${target.host}:${target.port}.`
+      : reason === "scheme"
+        ? `Plain HTTP to ${target.host}:${target.port} is refused: its route takes TLS only (credentials never travel in cleartext). Use https://.`
       : reason === "method"
         ? `The routes for ${target.host} do not allow the method ${method}.`
-        : `The routes for ${target.host} do not allow the path ${target.pathname}.`;
+        : `The routes for ${target.host} do not allow the path ${target.pathname} (paths with dot segments, backslashes, ";", "#" or encoded "/", "\\", "." or "%" are refused on path-limited routes).`;
   return (
     `bottle egress: ${method} ${target.host}:${target.port}${target.pathname} was denied. ${why}\n` +
     `To ask the human for access, call the supervise MCP tool request_egress_route with ` +
     `{"host": "${target.host}", "methods": ["${method}"], "reason": "<why this task needs it>"}. ` +
     `Once approved, the route applies without a restart; then retry.\n`
+  );
+}
+
+function overrideText(target: { host: string; port: number }, method: string, where: string): string {
+  return (
+    `bottle egress: ${method} to ${target.host}:${target.port} refused: it asks for another method (${where}), ` +
+    `and this route allows only some methods. Send the method you mean on the request line.\n`
   );
 }
 
