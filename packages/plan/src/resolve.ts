@@ -15,6 +15,7 @@ import {
   PROXY_ENV_KEYS,
 } from "./constants.js";
 import { gitTransport, insteadOfForms, mergeExtraHosts } from "./git.js";
+import { refuseMountedSecrets, secretFilesInWorkspace } from "./workspace-secrets.js";
 import type { BottlePlan, DaemonSpec, EgressRoutePlan, GitUpstreamPlan, PlannedSecret, ProxyHop, SecretSource } from "./types.js";
 
 export interface ResolvePlanOptions {
@@ -137,7 +138,7 @@ export function resolvePlan(manifest: Manifest, bottleName: string, options: Res
     git: { upstreams, extraHosts: gitExtraHosts },
     supervise: { enabled: spec.supervise.enabled, url: superviseUrl },
     pipelock: { enabled: pipelockOn, mode: spec.pipelock.mode, blocklist: [...spec.pipelock.blocklist] },
-    agent: agentPlan(spec, { egressUrl, hostnames, hostPath, workspace: options.workspace, image: options.images?.agent }),
+    agent: agentPlan(spec, { egressUrl, hostnames, hostPath, workspace: options.workspace, image: options.images?.agent, secrets }),
   };
 }
 
@@ -196,7 +197,7 @@ function bundleDaemons(on: { pipelock: boolean; git: boolean; supervise: boolean
 
 function agentPlan(
   spec: BottleSpec,
-  ctx: { egressUrl: string; hostnames: BottlePlan["bundle"]["hostnames"]; hostPath: (p: string) => string; workspace: string | undefined; image: string | undefined },
+  ctx: { egressUrl: string; hostnames: BottlePlan["bundle"]["hostnames"]; hostPath: (p: string) => string; workspace: string | undefined; image: string | undefined; secrets: readonly PlannedSecret[] },
 ): BottlePlan["agent"] {
   for (const key of Object.keys(spec.agent.env)) {
     if ((PROXY_ENV_KEYS as readonly string[]).includes(key)) {
@@ -222,6 +223,11 @@ function agentPlan(
   };
   const ws = spec.workspace;
   const workspaceHost = ctx.workspace ?? (ws ? ctx.hostPath(ws.path) : undefined);
+  const mode = ws?.mode ?? "copy";
+  // A secret file inside the workspace must not reach the agent: left out of a copy; a mount cannot hide it.
+  const secretFiles = secretFilesInWorkspace(ctx.secrets, workspaceHost);
+  if (workspaceHost && secretFiles.length > 0 && mode === "mount") throw refuseMountedSecrets(secretFiles, workspaceHost);
+  const exclude = [...new Set(secretFiles.map((f) => f.relative))].sort();
   return {
     image: ctx.image ?? spec.agent.image,
     user: AGENT_USER.name,
@@ -237,7 +243,7 @@ function agentPlan(
       guestPath: `${AGENT_USER.home}/.claude/skills/${path.basename(dir.replace(/\/+$/, ""))}`,
     })),
     ...(workspaceHost
-      ? { workspace: { hostPath: workspaceHost, guestPath: AGENT_WORKSPACE, mode: ws?.mode ?? "copy", copyGit: ws?.copyGit ?? false } }
+      ? { workspace: { hostPath: workspaceHost, guestPath: AGENT_WORKSPACE, mode, copyGit: ws?.copyGit ?? false, ...(exclude.length > 0 ? { exclude } : {}) } }
       : {}),
   };
 }

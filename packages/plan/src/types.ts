@@ -135,7 +135,14 @@ export interface BottlePlan {
     caPath: string;
     prompt?: MountPlan;
     skills: MountPlan[];
-    workspace?: { hostPath: string; guestPath: string; mode: "mount" | "copy"; copyGit: boolean };
+    workspace?: {
+      hostPath: string;
+      guestPath: string;
+      mode: "mount" | "copy";
+      copyGit: boolean;
+      /** Paths (relative, `/`-separated) left out of the copy: secret files the manifest names. */
+      exclude?: string[];
+    };
   };
 }
 
