@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { networkInterfaces } from "node:os";
 import { fetchHealth, parseSupervisorConfig, requestSignal, startSupervisor } from "./index.js";
 import type { SupervisedDaemon, Supervisor } from "./index.js";
 
@@ -130,6 +131,23 @@ ${forever}`,
     ]);
     expect(body.daemons.every((d) => Number.isInteger(d.pid) && d.pid > 0)).toBe(true);
     expect((await fetchHealth(s.healthPort).then((h) => h.status))).toBe(200);
+  });
+
+  it("shows a client that is not on loopback (the agent) only a bare health answer", async () => {
+    const s = await start([await daemon("egress", forever)], { healthHost: "0.0.0.0" });
+    const address = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === "IPv4" && !a.internal)?.address;
+    expect(address, "a non-loopback IPv4 address on this machine").toBeDefined();
+    const outside = await waitFor(async () => {
+      const h = await fetchHealth(s.healthPort, address!);
+      return h.status === 200 ? h : undefined;
+    }, "healthy from outside");
+    expect(outside.body).toEqual({ status: "ok" });
+    expect(JSON.stringify(outside.body)).not.toMatch(/egress|pid/);
+    // control: loopback (processes in the bundle) still gets the details
+    const inside = await fetchHealth(s.healthPort, "127.0.0.1");
+    expect((inside.body as { daemons: { name: string }[] }).daemons.map((d) => d.name)).toEqual(["egress"]);
   });
 
   it("forwards a signal to the named daemon only", async () => {

@@ -280,6 +280,9 @@ export async function startSupervisor(config: SupervisorConfig, options: Supervi
     };
     if (req.method === "GET" && url.pathname === "/healthz") {
       const s = status();
+      // The agent reaches this port too: it gets a bare answer; daemon names, states and
+      // PIDs are for processes inside the bundle (loopback) only.
+      if (!LOOPBACK.has(req.socket.remoteAddress ?? "")) return reply(s.healthy ? 200 : 503, { status: s.healthy ? "ok" : "unhealthy" });
       reply(s.healthy ? 200 : 503, { daemons: s.daemons });
       return;
     }
