@@ -7,6 +7,8 @@ export interface LoadedManifest {
   manifest: Manifest;
   /** Absolute path. */
   file: string;
+  /** The path as messages show it (relative to the working directory). */
+  display: string;
 }
 
 /** Reads and validates the manifest: `-f FILE`, or ./bottle.json. */
@@ -22,5 +24,6 @@ export async function loadManifest(file: string | undefined, cwd = process.cwd()
       hint: file ? "check the path given to -f" : "run bottle in the folder with bottle.json, pass -f FILE, or start from packages/manifest/bottle.example.json",
     });
   }
-  return { manifest: parseManifest(text, { file: path.relative(cwd, absolute) || absolute }), file: absolute };
+  const display = path.relative(cwd, absolute) || absolute;
+  return { manifest: parseManifest(text, { file: display }), file: absolute, display };
 }

@@ -3,6 +3,7 @@ import { createInterface } from "node:readline";
 import type { Writable } from "node:stream";
 import { BottleError } from "@bottle/errors";
 import { DEFAULT_IMAGES, LABELS, type BottlePlan } from "@bottle/plan";
+import { bottlePhase, pidAlive, readMetadata, stateDirFor } from "@bottle/state";
 import { ROLE_LABEL, SERVICES, STATE_DIR_LABEL } from "./compose.js";
 import { checkEngine, detectCompose, DockerCli } from "./engine.js";
 import { DEFAULT_TOOLS, run, type DockerTools } from "./exec.js";
@@ -29,6 +30,12 @@ export interface BottleStatus {
   bottle: string;
   project?: string;
   stateDir?: string;
+  /**
+   * From the state dir's metadata: "ready" once fenced and provisioned; "starting" while a
+   * start runs; "interrupted" when that start died (an orphan for cleanup); "stopped".
+   * Undefined when there is no metadata. Only a "ready" bottle is running for anyone's use.
+   */
+  phase?: "ready" | "starting" | "interrupted" | "stopped";
   bundle?: ContainerStatus;
   agent?: ContainerStatus;
 }
@@ -60,19 +67,48 @@ export async function listBottles(options: Connect = {}): Promise<BottleStatus[]
     else if (role === SERVICES.agent) row.agent = status;
     rows.set(slug, row);
   }
+  for (const row of rows.values()) {
+    const metadata = await readMetadata(row.stateDir ?? stateDirFor(row.slug));
+    if (metadata) row.phase = bottlePhase(metadata, pidAlive);
+  }
   return [...rows.values()].sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0));
 }
 
 /** The container of one role of a bottle, found by labels. */
 export async function findContainer(cli: DockerCli, slug: string, role: keyof typeof SERVICES): Promise<string> {
-  const out = await cli.dockerOk(["ps", "-a", "--filter", `label=${LABELS.slug}=${slug}`, "--filter", `label=${ROLE_LABEL}=${role}`, "--format", "{{.Names}}"], {
-    what: "finding the container",
-  });
-  const name = out.split("\n").find(Boolean);
-  if (!name) {
+  return (await findContainerWithState(cli, slug, role)).name;
+}
+
+async function findContainerWithState(cli: DockerCli, slug: string, role: keyof typeof SERVICES): Promise<{ name: string; stateDir: string }> {
+  const out = await cli.dockerOk(
+    ["ps", "-a", "--filter", `label=${LABELS.slug}=${slug}`, "--filter", `label=${ROLE_LABEL}=${role}`, "--format", `{{.Names}}\t{{.Label "${STATE_DIR_LABEL}"}}`],
+    { what: "finding the container" },
+  );
+  const line = out.split("\n").find(Boolean);
+  if (!line) {
     throw new BottleError(`bottle ${slug} has no ${role} container`, { code: "BOTTLE_NOT_RUNNING", hint: "Start it with `bottle start`; `bottle ls` lists running bottles." });
   }
-  return name;
+  const [name, stateDir] = line.split("\t");
+  return { name: name!, stateDir: stateDir || stateDirFor(slug) };
+}
+
+/** Throws BOTTLE_NOT_READY unless the bottle finished starting (its agent is fenced and provisioned). */
+export async function assertReady(slug: string, stateDir: string = stateDirFor(slug)): Promise<void> {
+  const metadata = await readMetadata(stateDir);
+  if (!metadata) return; // not started by this CLI (e.g. a test's own state dir elsewhere)
+  const phase = bottlePhase(metadata, pidAlive);
+  if (phase === "ready") return;
+  throw new BottleError(
+    phase === "starting"
+      ? `bottle ${slug} is still starting: its agent is not fenced and provisioned yet`
+      : phase === "interrupted"
+        ? `bottle ${slug} did not finish starting (the start was interrupted); it is not fenced and provisioned`
+        : `bottle ${slug} is stopped`,
+    {
+      code: "BOTTLE_NOT_READY",
+      hint: phase === "starting" ? "Wait for `bottle start` to finish." : "Remove it with `bottle cleanup` (or `bottle stop`), then start it again.",
+    },
+  );
 }
 
 export interface LogsOptions extends Connect {
@@ -129,7 +165,9 @@ export interface ExecOptions extends Connect {
 /** Runs a command in the agent with inherited stdio (`docker exec -i [-t] -u node …`); resolves with its exit code. */
 export async function execInAgent(slug: string, command: readonly string[], options: ExecOptions = {}): Promise<number> {
   const cli = await connect(options);
-  const container = await findContainer(cli, slug, SERVICES.agent);
+  const { name: container, stateDir } = await findContainerWithState(cli, slug, SERVICES.agent);
+  // Nothing runs in an agent that is not yet (or never was) fenced and provisioned.
+  await assertReady(slug, stateDir);
   return dockerExecInherit(cli, container, command, { user: options.user ?? "node", ...(options.workdir ? { workdir: options.workdir } : {}), ...(options.tty !== undefined ? { tty: options.tty } : {}) });
 }
 

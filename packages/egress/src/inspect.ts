@@ -1,5 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import { encodedForms, type LeakDetector } from "./leaks.js";
+import { percentDecode, type DecodedBody } from "./normalize.js";
 import { applyRedactions, findingLabel, secretRegions, type RedactionCount, type RedactionRegion } from "./redact.js";
 import type { EgressRoutePlan } from "./routes.js";
 import { scanForSecrets, urlWorthScanning } from "./scan.js";
@@ -21,6 +22,8 @@ export interface InspectRequest {
   scanLimit: number;
   /** Default: one process-wide chunked scanner with its cache. */
   scanBody?: BodyScanner;
+  /** The body as its receiver reads it (Content-Encoding undone, charset applied); default: `body` as UTF-8. */
+  decoded?: DecodedBody;
 }
 
 export type Inspection =
@@ -44,13 +47,18 @@ function processScanner(): BodyScanner {
  */
 export async function inspectRequest(req: InspectRequest): Promise<Inspection> {
   const scanBody = req.scanBody ?? processScanner();
-  if (req.route.onFinding !== "redact" || !isUtf8(req.body)) return inspectToBlock(req, scanBody);
+  const decoded = req.decoded ?? { bytes: req.body, text: req.body.toString("utf8") };
+  // Redaction rewrites the bytes the agent sent; an encoded body (compressed, another charset) is
+  // inspected in its decoded form and blocked instead.
+  const plain = decoded.bytes === req.body && isUtf8(req.body);
+  if (req.route.onFinding !== "redact" || !plain) return inspectToBlock(req, decoded, scanBody);
 
   // Redacting route: anything found is replaced, including secrets the route injects itself.
   let path = req.path;
   const counts: RedactionCount[] = [];
-  if (req.route.scan && urlWorthScanning(path)) {
-    const found = await scanForSecrets(decodedPath(path));
+  const url = percentDecode(path);
+  if (req.route.scan && (urlWorthScanning(path) || urlWorthScanning(url))) {
+    const found = await scanForSecrets(url);
     if (found.length > 0) {
       // Ranges are in the decoded URL; only a URL without escapes maps back one to one.
       if (path.includes("%")) return { verdict: "block-pattern", reason: found[0]!.ruleId };
@@ -63,12 +71,14 @@ export async function inspectRequest(req: InspectRequest): Promise<Inspection> {
   let body = req.body;
   let leaks: string[] = [];
   if (body.length > 0) {
+    // The receiver reads the declared charset; redaction works on the UTF-8 text, so they must agree.
+    const text = body.toString("utf8");
+    if (text !== decoded.text) return inspectToBlock(req, decoded, scanBody);
     const patterns = req.route.scan ? await scanBody(body, req.scanLimit) : [];
     const needles = needlesFor(req.secrets);
-    // The text is only decoded when there is something to replace (the common case has nothing).
-    leaks = req.detector.findInBuffer(body);
+    leaks = req.detector.findInDecoded(body, text);
+    // Markers are only worked out when there is something to replace (the common case has nothing).
     if (patterns.length > 0 || needles.extraForms || leaks.length > 0) {
-      const text = body.toString("utf8");
       const regions = secretRegions(text, needles.all);
       const chars = charOffsets(body, patterns.flatMap((f) => [f.start, f.end]));
       for (const f of patterns) regions.push(patternRegion(f, chars.get(f.start)!, chars.get(f.end)!));
@@ -77,27 +87,33 @@ export async function inspectRequest(req: InspectRequest): Promise<Inspection> {
         if (breaksJson(text, done.text)) return { verdict: "block-pattern", reason: patterns[0]?.ruleId ?? "redaction-breaks-json" };
         body = Buffer.from(done.text, "utf8");
         counts.push(...done.counts);
+        leaks = req.detector.findInDecoded(body, done.text);
       }
     }
   }
   // A secret still visible (an encoding only the detector's normalisation sees) is never forwarded.
-  const left = (body === req.body ? leaks : req.detector.findInBuffer(body))[0] ?? req.detector.findInText(path)[0];
+  const left = leaks[0] ?? req.detector.findInText(path)[0];
   if (left !== undefined) return { verdict: "block-leak", reason: left };
   return { verdict: "forward", path, body, redactions: counts };
 }
 
-async function inspectToBlock(req: InspectRequest, scanBody: BodyScanner): Promise<Inspection> {
+async function inspectToBlock(req: InspectRequest, decoded: DecodedBody, scanBody: BodyScanner): Promise<Inspection> {
   // A redacting route that cannot redact (a body that is not UTF-8) lets no known secret through.
   const allowed = req.route.onFinding === "redact" ? new Set<string>() : req.allowedSecrets;
-  const leak = req.detector.findInBuffer(req.body).find((s) => !allowed.has(s));
+  const raw = decoded.bytes === req.body ? [] : req.detector.findInBuffer(req.body);
+  const leak = [...raw, ...req.detector.findInDecoded(decoded.bytes, decoded.text)].find((s) => !allowed.has(s));
   if (leak !== undefined) return { verdict: "block-leak", reason: leak };
   if (req.route.scan) {
-    if (urlWorthScanning(req.path)) {
-      const hit = (await scanForSecrets(decodedPath(req.path)))[0];
+    // The URL as the receiver decodes it: a token hidden behind percent escapes is scanned too.
+    const url = percentDecode(req.path);
+    if (urlWorthScanning(url) || urlWorthScanning(req.path)) {
+      const hit = (await scanForSecrets(url === req.path ? url : `${req.path}\n${url}`))[0];
       if (hit) return { verdict: "block-pattern", reason: hit.ruleId };
     }
-    if (req.body.length > 0) {
-      const hit = (await scanBody(req.body, req.scanLimit))[0];
+    if (decoded.text.length > 0) {
+      // The cached scanner reads UTF-8 bytes: the agent's own when that is what the receiver reads.
+      const utf8 = decoded.bytes === req.body && isUtf8(req.body) && Buffer.byteLength(decoded.text) === req.body.length ? req.body : Buffer.from(decoded.text, "utf8");
+      const hit = (await scanBody(utf8, req.scanLimit))[0];
       if (hit) return { verdict: "block-pattern", reason: hit.ruleId };
     }
   }
@@ -121,14 +137,6 @@ function charOffsets(body: Buffer, byteOffsets: number[]): Map<number, number> {
   return out;
 }
 
-function decodedPath(path: string): string {
-  try {
-    return decodeURIComponent(path);
-  } catch {
-    return path;
-  }
-}
-
 /** Redaction must not turn a JSON body into something else (the marker itself is JSON-safe). */
 function breaksJson(before: string, after: string): boolean {
   const first = before.trimStart()[0];
@@ -150,7 +158,7 @@ function parses(text: string): boolean {
 const MIN_ENCODED_LENGTH = 6;
 interface Needles {
   all: Array<{ secret: string; form: string }>;
-  /** Some form (JSON-escaped) is not one the leak detector looks for: search the text every time. */
+  /** Some form (JSON-escaped) is not one the leak detector looks for raw: search the text every time. */
   extraForms: boolean;
 }
 const needleCache = new WeakMap<object, Needles>();

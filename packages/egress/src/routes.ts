@@ -1,4 +1,5 @@
 import { BottleError } from "@bottle/errors";
+import { HOST_PATTERN_DESCRIPTION, isHostPattern } from "@bottle/manifest";
 import type { BottlePlan, EgressRoutePlan, HeaderInjection } from "@bottle/plan";
 
 export type { EgressRoutePlan, HeaderInjection };
@@ -49,7 +50,7 @@ function parseRoute(raw: unknown, at: string): EgressRoutePlan {
   if (typeof id !== "string" || id.length === 0) throw invalid(`${at}.id must be a non-empty string`);
   const host = raw["host"];
   if (typeof host !== "string" || !isHostPattern(host)) {
-    throw invalid(`${at}.host must be a host name, an IP address or "*.domain" (got ${JSON.stringify(host)})`);
+    throw invalid(`${at}.host must be ${HOST_PATTERN_DESCRIPTION} (got ${JSON.stringify(host)})`);
   }
   const ports = raw["ports"];
   if (!Array.isArray(ports) || !ports.every((p) => Number.isInteger(p) && p > 0 && p < 65536)) {
@@ -80,7 +81,9 @@ function parseRoute(raw: unknown, at: string): EgressRoutePlan {
   // Absent in routes files written before redaction existed: those blocked.
   const onFinding = raw["onFinding"] ?? "block";
   if (onFinding !== "block" && onFinding !== "redact") throw invalid(`${at}.onFinding must be "block" or "redact"`);
-  return normalizeRoute({ id, host, ports: ports as number[], methods, paths, inject, passthrough, scan, onFinding });
+  const scheme = raw["scheme"] ?? "https";
+  if (scheme !== "https" && scheme !== "http") throw invalid(`${at}.scheme must be "https" or "http"`);
+  return normalizeRoute({ id, host, ports: ports as number[], methods, paths, inject, passthrough, scan, onFinding, ...(scheme === "http" ? { scheme } : {}) });
 }
 
 function normalizeRoute(r: EgressRoutePlan): EgressRoutePlan {
@@ -94,14 +97,8 @@ function normalizeRoute(r: EgressRoutePlan): EgressRoutePlan {
     passthrough: r.passthrough,
     scan: r.scan,
     onFinding: r.onFinding,
+    ...(r.scheme === "http" ? { scheme: "http" as const } : {}),
   };
-}
-
-function isHostPattern(host: string): boolean {
-  const name = host.startsWith("*.") ? host.slice(2) : host;
-  if (/^[\d.]+$/.test(name)) return !host.startsWith("*.") && /^(\d{1,3}\.){3}\d{1,3}$/.test(name);
-  if (name.includes(":")) return !host.startsWith("*.") && /^[0-9a-fA-F:]+$/.test(name);
-  return /^(?=.{1,253}$)([a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?)(\.[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?)*$/.test(name);
 }
 
 function stringArray(value: unknown, at: string): string[] {
@@ -132,37 +129,62 @@ export function hostMatches(pattern: string, host: string): boolean {
 
 export function pathMatches(prefixes: readonly string[], path: string): boolean {
   if (prefixes.length === 0) return true;
-  // Dot segments (raw or percent-encoded) could climb out of an allowed prefix upstream.
-  if (/(^|\/)(\.|%2e){1,2}(\/|$|\?)/i.test(path) || /%2f/i.test(path)) return false;
+  if (isAmbiguousPath(path)) return false;
   return prefixes.some((p) => path.startsWith(p));
 }
 
-export type RouteMatch =
-  | { kind: "allow"; route: EgressRoutePlan }
-  | { kind: "deny"; reason: "host" | "method" | "path"; route?: EgressRoutePlan };
+/**
+ * A path an upstream may read as another path than egress does: dot segments (raw or
+ * encoded), backslashes, `;` parameters, encoded slashes/backslashes/dots/percent signs,
+ * fragments, NUL and control characters. Refused on path-limited routes rather than
+ * normalised, because servers disagree on how to normalise them.
+ */
+export function isAmbiguousPath(path: string): boolean {
+  if (/[\\;#\x00-\x20\x7f]/.test(path)) return true;
+  if (/%(2e|2f|5c|25|3b|23|00)/i.test(path)) return true;
+  return /(^|\/)\.{1,2}(\/|$)/.test(path);
+}
 
-/** First route (in file order) whose host, port, method and path all match; else why not. */
+export type DenyReason = "host" | "method" | "path" | "scheme";
+
+export type RouteMatch = { kind: "allow"; route: EgressRoutePlan } | { kind: "deny"; reason: DenyReason; route?: EgressRoutePlan };
+
+/** Ports that speak TLS: a plain-HTTP request to one is refused whatever the route says. */
+export const TLS_PORTS: readonly number[] = [443];
+
+/**
+ * First route (in file order) whose host, port, scheme, method and path all match; else
+ * why not. Plain HTTP (`scheme: "http"`) matches only routes that say `scheme: "http"`,
+ * and never on a TLS port: credentials are injected in cleartext only where the human
+ * asked for it.
+ */
 export function matchRoute(
   routes: readonly EgressRoutePlan[],
-  target: { host: string; port: number; method?: string; path?: string },
+  target: { host: string; port: number; method?: string; path?: string; scheme?: "http" | "https" },
 ): RouteMatch {
-  let reason: "host" | "method" | "path" = "host";
+  let reason: DenyReason = "host";
   let near: EgressRoutePlan | undefined;
+  const rank: Record<DenyReason, number> = { host: 0, scheme: 1, method: 2, path: 3 };
+  const note = (why: DenyReason, route: EgressRoutePlan) => {
+    if (rank[why] > rank[reason]) {
+      reason = why;
+      near = route;
+    }
+  };
+  const plain = target.scheme === "http";
   for (const route of routes) {
     if (!hostMatches(route.host, target.host)) continue;
     if (route.ports.length > 0 && !route.ports.includes(target.port)) continue;
+    if (plain && (route.scheme !== "http" || TLS_PORTS.includes(target.port))) {
+      note("scheme", route);
+      continue;
+    }
     if (target.method !== undefined && route.methods.length > 0 && !route.methods.includes(target.method)) {
-      if (reason === "host") {
-        reason = "method";
-        near = route;
-      }
+      note("method", route);
       continue;
     }
     if (target.path !== undefined && !pathMatches(route.paths, target.path)) {
-      if (reason !== "path") {
-        reason = "path";
-        near = route;
-      }
+      note("path", route);
       continue;
     }
     return { kind: "allow", route };

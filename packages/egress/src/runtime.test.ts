@@ -49,7 +49,7 @@ afterAll(async () => {
 
 const routes = () => [
   route({ id: "api", host: "api.test", inject: [{ header: "x-api-key", secret: "api.key", prefix: "" }] }),
-  route({ id: "plain", host: "plain.test", inject: [{ header: "authorization", secret: "api.key", prefix: "Bearer " }] }),
+  route({ id: "plain", host: "plain.test", scheme: "http", inject: [{ header: "authorization", secret: "api.key", prefix: "Bearer " }] }),
   route({ id: "other", host: "other.test" }),
   route({ id: "pass", host: "pass.test", passthrough: true }),
 ];

@@ -254,6 +254,78 @@ describe("push through the gate", () => {
     expect(fromGate.join("\n")).not.toContain(TOKEN);
   });
 
+  it("refuses a refs/replace/* push, and scans the real commit a replace ref would hide", async () => {
+    const before = await upstreamRef("main-default", "refs/heads/main");
+    const dir = await cloneViaGate("main-default");
+    const clean = await commitFile(dir, "clean.txt", "nothing here\n");
+    await gitOk(env, dir, "reset", "--quiet", "--hard", before);
+    const dirty = await commitFile(dir, "config/aws.ini", AWS_LINE);
+    await gitOk(env, dir, "replace", dirty, clean);
+    const replace = await git(env, dir, "push", "origin", `refs/replace/${dirty}`);
+    expect(replace.code).not.toBe(0);
+    expect(replace.stderr).toContain(`refs/replace/${dirty} is a replace ref`);
+    expect((await git(env, bare("main-default"), "rev-parse", "--verify", `refs/replace/${dirty}`)).code).not.toBe(0);
+    // An upstream may hold replace refs of its own (the mirror copies them): the scan still
+    // reads the real commit.
+    await gitOk(env, dir, "push", "--quiet", "origin", `${clean}:refs/heads/clean-base`);
+    await gitOk(env, bare("main-default"), "update-ref", `refs/replace/${dirty}`, clean);
+    await gitOk(env, root, "ls-remote", gate.url("main-default"));
+    expect(await gitOk(env, path.join(gate.mirrors, "main-default.git"), "rev-parse", `refs/replace/${dirty}`)).toBe(clean);
+    try {
+      const push = await git(env, dir, "push", "origin", "HEAD:refs/heads/replaced");
+      expect(push.code).not.toBe(0);
+      expect(push.stderr).toContain("config/aws.ini");
+      expect((await git(env, bare("main-default"), "rev-parse", "--verify", "refs/heads/replaced")).code).not.toBe(0);
+    } finally {
+      await gitOk(env, bare("main-default"), "update-ref", "-d", `refs/replace/${dirty}`);
+      await gitOk(env, bare("main-default"), "update-ref", "-d", "refs/heads/clean-base");
+      await gitOk(env, root, "ls-remote", gate.url("main-default"));
+    }
+  });
+
+  it("scans a blob a tag points at and a tree an annotated tag points at", async () => {
+    const dir = await cloneViaGate("main-default");
+    const blob = (await gitWithInput(env, dir, AWS_LINE, "hash-object", "-w", "--stdin")).stdout.trim();
+    await gitOk(env, dir, "tag", "blob-leak", blob);
+    const blobPush = await git(env, dir, "push", "origin", "refs/tags/blob-leak");
+    expect(blobPush.code).not.toBe(0);
+    expect(blobPush.stderr).toContain("@secretlint/secretlint-rule-aws");
+    expect((await git(env, bare("main-default"), "rev-parse", "--verify", "refs/tags/blob-leak")).code).not.toBe(0);
+
+    const inner = (await gitWithInput(env, dir, `deploy token ${TOKEN}\n`, "hash-object", "-w", "--stdin")).stdout.trim();
+    const tree = (await gitWithInput(env, dir, `100644 blob ${inner}\tdeploy.txt\n`, "mktree")).stdout.trim();
+    await gitOk(env, dir, "tag", "-a", "-m", "just a tree", "tree-leak", tree);
+    const treePush = await git(env, dir, "push", "origin", "refs/tags/tree-leak");
+    expect(treePush.code).not.toBe(0);
+    expect(treePush.stderr).toContain("deploy.txt");
+    expect(treePush.stderr).toContain("git.https-app.credential");
+    expect(treePush.stderr).not.toContain(TOKEN);
+    expect((await git(env, bare("main-default"), "rev-parse", "--verify", "refs/tags/tree-leak")).code).not.toBe(0);
+  });
+
+  it("scans notes pushed under refs/notes/*", async () => {
+    const dir = await cloneViaGate("main-default");
+    await gitOk(env, dir, "notes", "add", "-m", `deploy token ${TOKEN}`, "HEAD");
+    const push = await git(env, dir, "push", "origin", "refs/notes/commits");
+    expect(push.code).not.toBe(0);
+    expect(push.stderr).toContain("git.https-app.credential");
+    expect((await git(env, bare("main-default"), "rev-parse", "--verify", "refs/notes/commits")).code).not.toBe(0);
+  });
+
+  it.each([
+    ["UTF-16LE with a BOM", Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`token = ${TOKEN}\n`, "utf16le")])],
+    ["UTF-16BE without a BOM", Buffer.from(`token = ${TOKEN}\n`, "utf16le").swap16()],
+  ])("rejects a known secret value in %s text", async (_what, content) => {
+    const before = await upstreamRef("main-default", "refs/heads/main");
+    const dir = await cloneViaGate("main-default");
+    await commitFile(dir, "notes-utf16.txt", content);
+    const push = await git(env, dir, "push", "origin", "main");
+    expect(push.code).not.toBe(0);
+    expect(push.stderr).toContain("notes-utf16.txt");
+    expect(push.stderr).toContain("git.https-app.credential");
+    expect(await upstreamRef("main-default", "refs/heads/main")).toBe(before);
+  });
+
   it("only updates the refs the upstream allows", async () => {
     const dir = await cloneViaGate("master-default");
     const sha = await commitFile(dir, "agent.txt", "agent work\n");

@@ -138,7 +138,10 @@ function renderEntrypoint(upstreams: GitUpstreamPlan[], o: ResolvedOptions): str
   });
 
   const warmable = upstreams.filter((up) => !sshWithoutPin(up)).map((up) => shq(up.name));
-  const warmList = warmable.length === 0 ? "" : `( for name in ${warmable.join(" ")}; do warm_mirror "$name"; done ) &`;
+  // Forked twice: a plain background job would stay a child of the process that becomes
+  // `git daemon`, which never waits for it, and end as a zombie. The inner job is handed
+  // to the bundle's init (tini), which reaps it; it stays in the daemon's process group.
+  const warmList = warmable.length === 0 ? "" : `( ( for name in ${warmable.join(" ")}; do warm_mirror "$name"; done ) & )`;
   return `#!/bin/sh
 ${HEADER}
 # git gate: one bare mirror per upstream, hooks from the read-only config dir, then git daemon.
@@ -240,6 +243,7 @@ esac
 [ "$service" = upload-pack ] || exit 0
 
 export GIT_TERMINAL_PROMPT=0
+export GIT_NO_REPLACE_OBJECTS=1
 fetch() { git --git-dir="$repo" fetch --quiet --prune --no-write-fetch-head origin; }
 if command -v flock >/dev/null 2>&1; then
   output=$( (flock 9; fetch) 9>>"$repo/bottle-fetch.lock" 2>&1 )
@@ -296,6 +300,15 @@ function renderPreReceive(up: GitUpstreamPlan, o: ResolvedOptions): string {
     *) deny "$ref is outside the refs this bottle may push (${up.allowedRefs.map(fullRef).join(", ")})" ;;
   esac`;
 
+  // Replace refs make git show other objects than the ones a ref names: refused unless the
+  // manifest allows them by name.
+  const replaceAllowed = up.allowedRefs.some((r) => fullRef(r).startsWith("refs/replace/"));
+  const replaceCase = replaceAllowed
+    ? ""
+    : `
+  case "$ref" in
+    refs/replace/*) deny "$ref is a replace ref: it would make git show other objects than the ones pushed (allow refs/replace/ in allowedRefs to push it)" ;;
+  esac`;
   return `#!/bin/sh
 ${HEADER}
 # pre-receive for upstream ${up.name}: ref policy, secret scan of what the push adds, then
@@ -307,6 +320,8 @@ set -f
 SCANNER=${shq(o.scanner.join(" "))}
 SECRETS_JSON=${shq(o.secretsJson)}
 export GIT_TERMINAL_PROMPT=0
+# Every object is read as it is, never through refs/replace/*.
+export GIT_NO_REPLACE_OBJECTS=1
 deny() {
   echo "bottle git-gate: push rejected: $1" >&2
   { echo "git-gate: $(basename "$(pwd)" .git): push rejected: $1" >&7; } 2>/dev/null || true
@@ -321,7 +336,7 @@ leases=""
 count=0
 while read -r old new ref; do
   count=$((count + 1))
-  refnames="$refnames --ref $ref"${allowedCase}${protectedCase}
+  refnames="$refnames --ref $ref"${replaceCase}${allowedCase}${protectedCase}
   if [ "$new" = "$zero" ]; then
     refspecs="$refspecs :$ref"
   else
@@ -332,8 +347,9 @@ while read -r old new ref; do
 done
 [ "$count" -gt 0 ] || exit 0
 
-# Scan only what the upstream does not have yet: commits not reachable from the mirror's
-# refs (the mirror holds exactly the upstream's refs), and the ref names.
+# Scan only what the upstream does not have yet: every object not reachable from the
+# mirror's refs (the mirror holds exactly the upstream's refs) — commits, tags, trees and
+# blobs, whatever ref or tag points at them — and the ref names.
 if [ -n "$tips" ]; then
   if [ -r "$SECRETS_JSON" ]; then
     report=$(${scanner} git --repo "\${GIT_DIR:-.}" --secrets "$SECRETS_JSON" $refnames -- $tips --not --all 2>&1)

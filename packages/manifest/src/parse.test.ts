@@ -92,7 +92,7 @@ describe("parseManifest", () => {
       bottles: { "Bad Name": {}, ok: { git: { upstreams: [{ name: "a", url: "https://h/a.git" }, { name: "a", url: "https://h/b.git" }] } } },
     });
     expect(problems.map((p) => p.path)).toContain("bottles.ok.git.upstreams[1].name");
-    expect(problems.map((p) => p.path)).toContain("bottles.Bad Name");
+    expect(problems.map((p) => p.path)).toContain(`bottles["Bad Name"]`);
   });
 });
 

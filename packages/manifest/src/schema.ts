@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { HOST_PATTERN_DESCRIPTION, isExtraHostName, isHostPattern } from "./hosts.js";
 
 /** A host secret reference: the name of an env var or a file path on the host. Never a value. */
 export const SecretRefSchema = z.union([
@@ -12,17 +13,17 @@ export const HeaderInjectionSchema = z.strictObject({
   prefix: z.string().default("").describe("Text put before the value, e.g. \"Bearer \"."),
 });
 
-const hostPattern = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"] as const;
 
 export const RouteSchema = z.strictObject({
-  host: z.string().toLowerCase().regex(hostPattern, "a host name like api.example.com or a wildcard like *.example.com").describe("Exact host or `*.` wildcard (matches one or more labels)."),
+  host: z.string().toLowerCase().refine(isHostPattern, HOST_PATTERN_DESCRIPTION).describe("Exact host or `*.` wildcard (matches one or more labels)."),
   ports: z.array(z.number().int().min(1).max(65535)).default([443]).describe("Allowed destination ports."),
   methods: z.array(z.enum(METHODS)).default([]).describe("Allowed methods; empty means any."),
   paths: z.array(z.string().startsWith("/")).default([]).describe("Allowed path prefixes; empty means any."),
   inject: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, "a header name"), HeaderInjectionSchema).default({}).describe("Headers egress sets from host secrets; the agent never sees the values."),
   passthrough: z.boolean().default(false).describe("Tunnel without TLS interception (no injection, no body checks)."),
   scan: z.boolean().default(true).describe("Check outbound bodies and URLs for secrets detected by secretlint rules."),
+  scheme: z.enum(["https", "http"]).default("https").describe("`https` (default): the route matches TLS connections only, so injected credentials never travel in cleartext. `http`: plain HTTP is allowed too and gets the injected headers (never on port 443)."),
   onFinding: z.enum(["block", "redact"]).default("block").describe("What a scan finding does: `block` answers 403; `redact` replaces the finding in place with a typed marker and forwards (for routes that carry the agent's own conversation)."),
 });
 
@@ -32,7 +33,7 @@ export const GitUpstreamSchema = z.strictObject({
   credential: SecretRefSchema.optional().describe("SSH private key file, or HTTPS token (env or file)."),
   username: z.string().default("x-access-token").describe("User name sent with an HTTPS token."),
   knownHostKey: z.string().optional().describe("Pinned known_hosts line(s) for SSH upstreams; required for ssh."),
-  extraHosts: z.record(z.string(), z.ipv4().or(z.ipv6())).default({}).describe("host → IP entries for the gate's /etc/hosts."),
+  extraHosts: z.record(z.string().refine(isExtraHostName, "a host name (no wildcard, no address)"), z.ipv4().or(z.ipv6())).default({}).describe("host → IP entries for the gate's /etc/hosts."),
   protectedBranches: z.array(z.string()).default(["main", "master"]).describe("Branches that may not be deleted or force-pushed."),
   allowedRefs: z.array(z.string()).default([]).describe("Ref patterns a push may update (e.g. refs/heads/agent/*); empty means all."),
 });

@@ -32,7 +32,8 @@ export interface ResolvePlanOptions {
 
 /** Pure: manifest + options → BottlePlan. Same input gives byte-identical JSON. */
 export function resolvePlan(manifest: Manifest, bottleName: string, options: ResolvePlanOptions): BottlePlan {
-  const spec = manifest.bottles[bottleName];
+  // Own keys only: "constructor" or "toString" must not find Object.prototype's members.
+  const spec = Object.hasOwn(manifest.bottles, bottleName) ? manifest.bottles[bottleName] : undefined;
   if (!spec) {
     const names = Object.keys(manifest.bottles);
     const guess = closest(bottleName, names);
@@ -72,6 +73,7 @@ export function resolvePlan(manifest: Manifest, bottleName: string, options: Res
       passthrough: route.passthrough,
       scan: route.scan,
       onFinding: route.onFinding,
+      ...(route.scheme === "http" ? { scheme: "http" as const } : {}),
     };
   });
 

@@ -41,6 +41,11 @@ export interface EgressRoutePlan {
   scan: boolean;
   /** What a finding does: `block` (403) or `redact` (replace in place with a typed marker, forward). */
   onFinding: "block" | "redact";
+  /**
+   * `http`: the route also serves plain HTTP, and injects its credentials into it. Absent
+   * (= `https`): only TLS connections match, so credentials never travel in cleartext.
+   */
+  scheme?: "http";
 }
 
 export interface GitUpstreamPlan {

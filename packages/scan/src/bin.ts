@@ -12,7 +12,7 @@ const USAGE = `usage:
   bottle-scan stdin [--path <name>] [--secrets <secrets.json>] [--json]
 
 Scans added content with secretlint's recommended rules and for the bottle's known secret
-values (raw, base64, base64url, hex, URL-encoded). Exit 0: clean, 1: findings, 2: usage or
+values (raw, base64, base64url, hex, URL-encoded; each also as UTF-16). Exit 0: clean, 1: findings, 2: usage or
 operational error. Output never contains a secret value.`;
 
 class UsageError extends Error {}
@@ -50,7 +50,7 @@ async function main(argv: string[]): Promise<number> {
     findings = result.findings;
     // Ref names leave with the push too.
     if (values.ref && values.ref.length > 0) findings.push(...(await scanner.scanText(values.ref.join("\n"), { path: "(ref names)" })));
-    stats = { commits: result.commits, files: result.files, bytes: result.bytes, binaryBlobs: result.binaryBlobs };
+    stats = { commits: result.commits, files: result.files, bytes: result.bytes, binaryBlobs: result.binaryBlobs, looseBlobs: result.looseBlobs };
   } else if (command === "files") {
     if (positionals.length === 0) throw new UsageError("files: give at least one path");
     const result = await scanFiles(positionals, scanner);

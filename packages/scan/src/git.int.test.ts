@@ -19,6 +19,13 @@ async function git(...args: string[]): Promise<string> {
   return (await run("git", args, { cwd: dir, env })).stdout.trim();
 }
 
+async function gitInput(input: string, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile("git", args, { cwd: dir, env }, (error, stdout) => (error ? reject(error) : resolve(stdout.trim())));
+    child.stdin?.end(input);
+  });
+}
+
 async function commit(files: Record<string, string | Buffer>, message: string): Promise<string> {
   for (const [name, content] of Object.entries(files)) {
     await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
@@ -120,6 +127,51 @@ describe("scanGitRevisions", () => {
     const sha = await commit({ "docs/my notes é.txt": `x\n${TOKEN}\n` }, "notes");
     const result = await scan(sha, "--not", base);
     expect(result.findings.map((f) => [f.path, f.line])).toEqual([["docs/my notes é.txt", 2]]);
+    await git("reset", "--quiet", "--hard", base);
+  });
+
+  it("scans a blob a tag points at, and a tree an annotated tag points at", async () => {
+    const blob = await gitInput(`${AWS_LINE}\n`, "hash-object", "-w", "--stdin");
+    await git("tag", "blob-tag", blob);
+    const inner = await gitInput(`token ${TOKEN}\n`, "hash-object", "-w", "--stdin");
+    const tree = await gitInput(`100644 blob ${inner}\tkey.txt\n`, "mktree");
+    await git("tag", "-a", "-m", "a tree", "tree-tag", tree);
+    const result = await scan(await git("rev-parse", "blob-tag"), await git("rev-parse", "tree-tag"), "--not", base);
+    expect(result.findings.map((f) => [f.path, f.rule]).sort()).toEqual([
+      ["(blob " + blob.slice(0, 12) + ")", "@secretlint/secretlint-rule-aws"],
+      ["key.txt", KNOWN_SECRET_RULE],
+    ]);
+    expect(result.looseBlobs).toBe(2);
+    await git("tag", "-d", "blob-tag", "tree-tag");
+  });
+
+  it("reads the real objects, not what refs/replace/* substitutes", async () => {
+    const clean = await commit({ "clean.txt": "nothing here\n" }, "clean");
+    await git("reset", "--quiet", "--hard", base);
+    const dirty = await commit({ "leak.ini": `${AWS_LINE}\n` }, "dirty");
+    await git("replace", dirty, clean);
+    const result = await scan(dirty, "--not", base);
+    expect(result.findings.map((f) => [f.path, f.commit])).toEqual([["leak.ini", dirty]]);
+    await git("replace", "-d", dirty);
+    await git("reset", "--quiet", "--hard", base);
+  });
+
+  it.each([
+    ["UTF-16LE with a BOM", Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`token = ${TOKEN}\n`, "utf16le")])],
+    ["UTF-16LE without a BOM", Buffer.from(`token = ${TOKEN}\n`, "utf16le")],
+    ["UTF-16BE with a BOM", Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(`token = ${TOKEN}\n`, "utf16le").swap16()])],
+    ["UTF-16BE without a BOM", Buffer.from(`token = ${TOKEN}\n`, "utf16le").swap16()],
+  ])("finds a known secret value in %s text", async (_what, content) => {
+    const sha = await commit({ "notes.txt": content }, "utf-16 notes");
+    const result = await scan(sha, "--not", base);
+    expect(result.findings).toEqual([expect.objectContaining({ path: "notes.txt", rule: KNOWN_SECRET_RULE, secretId: "git.app.credential" })]);
+    await git("reset", "--quiet", "--hard", base);
+  });
+
+  it("runs secretlint's rules over UTF-16 text too", async () => {
+    const sha = await commit({ "aws.ini": Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`${AWS_LINE}\n`, "utf16le")]) }, "utf-16 aws");
+    const result = await scan(sha, "--not", base);
+    expect(result.findings.map((f) => [f.path, f.rule])).toEqual([["aws.ini", "@secretlint/secretlint-rule-aws"]]);
     await git("reset", "--quiet", "--hard", base);
   });
 

@@ -21,6 +21,8 @@ export interface GitScanResult {
   /** Characters of added text scanned (commit messages included). */
   bytes: number;
   binaryBlobs: number;
+  /** New blobs no commit diff showed (e.g. behind a tag pointing at a blob or a tree), scanned whole. */
+  looseBlobs: number;
 }
 
 const ZERO = /^0+$/;
@@ -41,7 +43,12 @@ export async function scanGitRevisions(options: GitScanOptions): Promise<GitScan
   const batch = options.batch ?? scanner.batch();
   const findings: Finding[] = [];
   const binaries: { sha: string; path: string; commit: string }[] = [];
-  const result: GitScanResult = { findings, commits: 0, files: 0, bytes: 0, binaryBlobs: 0 };
+  const result: GitScanResult = { findings, commits: 0, files: 0, bytes: 0, binaryBlobs: 0, looseBlobs: 0 };
+  // Replace objects would let a pushed `refs/replace/*` show the scanner other content
+  // than the objects that are forwarded: read the real objects only.
+  const env = { ...(options.env ?? process.env), GIT_NO_REPLACE_OBJECTS: "1" };
+  /** Blobs whose content the commit diffs showed (added lines or binary): not read again. */
+  const diffBlobs = new Set<string>();
   const maxItem = 1 << 20;
 
   let commit = "";
@@ -132,6 +139,7 @@ export async function scanGitRevisions(options: GitScanOptions): Promise<GitScan
     if (line.startsWith("index ")) {
       const m = /^index [0-9a-f,]+\.\.([0-9a-f]+)/.exec(line);
       newSha = m?.[1] ?? "";
+      if (newSha) diffBlobs.add(newSha);
       return;
     }
     if (line.startsWith("+++ ")) {
@@ -160,6 +168,7 @@ export async function scanGitRevisions(options: GitScanOptions): Promise<GitScan
     ...gitDirArgs,
     "-c",
     "core.quotePath=false",
+    "--no-replace-objects",
     "log",
     "-p",
     "-U0",
@@ -173,7 +182,7 @@ export async function scanGitRevisions(options: GitScanOptions): Promise<GitScan
     ...options.revisions,
     "--",
   ];
-  await streamLines(git, args, options.env, onLine, async () => {
+  await streamLines(git, args, env, onLine, async () => {
     if (queued >= maxItem) await drain();
   });
   endFile();
@@ -183,9 +192,21 @@ export async function scanGitRevisions(options: GitScanOptions): Promise<GitScan
 
   if (binaries.length > 0) {
     result.binaryBlobs = binaries.length;
-    await readObjects(git, gitDirArgs, binaries.map((b) => b.sha), options.env, async (index, _type, content) => {
+    await readObjects(git, gitDirArgs, binaries.map((b) => b.sha), env, async (index, _type, content) => {
       const blob = binaries[index]!;
       for (const f of await scanner.scanBuffer(content, { path: blob.path, commit: blob.commit })) findings.push(f);
+    });
+  }
+
+  // Every other new blob, whatever points at it (a tag at a blob or a tree, a tree only a
+  // tag reaches): the whole content is new to the upstream.
+  const loose = (await newObjects(git, gitDirArgs, options.revisions, env)).filter((o) => o.type === "blob" && !diffBlobs.has(o.sha));
+  if (loose.length > 0) {
+    result.looseBlobs = loose.length;
+    await readObjects(git, gitDirArgs, loose.map((o) => o.sha), env, async (index, _type, content) => {
+      const blob = loose[index]!;
+      result.bytes += content.length;
+      for (const f of await scanner.scanBuffer(content, { path: blob.path || `(blob ${blob.sha.slice(0, 12)})` })) findings.push(f);
     });
   }
 
@@ -193,7 +214,7 @@ export async function scanGitRevisions(options: GitScanOptions): Promise<GitScan
   let tips = positiveTips(options.revisions);
   for (let depth = 0; tips.length > 0 && depth < 8; depth++) {
     const next: string[] = [];
-    await readObjects(git, gitDirArgs, tips, options.env, async (index, type, content) => {
+    await readObjects(git, gitDirArgs, tips, env, async (index, type, content) => {
       if (type !== "tag") return;
       const text = content.toString("utf8");
       const target = /^object ([0-9a-f]+)$/m.exec(text)?.[1];
@@ -203,6 +224,40 @@ export async function scanGitRevisions(options: GitScanOptions): Promise<GitScan
     tips = next;
   }
   return result;
+}
+
+/** Objects the revisions reach that the excluded ones do not (`git rev-list --objects`), with their types. */
+async function newObjects(
+  git: string,
+  gitDirArgs: string[],
+  revisions: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ sha: string; type: string; path: string }[]> {
+  const listed: { sha: string; path: string }[] = [];
+  await streamLines(git, [...gitDirArgs, "--no-replace-objects", "rev-list", "--objects", ...revisions, "--"], env, (line) => {
+    if (line === "") return;
+    const space = line.indexOf(" ");
+    listed.push(space === -1 ? { sha: line, path: "" } : { sha: line.slice(0, space), path: line.slice(space + 1) });
+  }, async () => {});
+  if (listed.length === 0) return [];
+  const types = await batchCheck(git, gitDirArgs, listed.map((o) => o.sha), env);
+  return listed.map((o, i) => ({ ...o, type: types[i] ?? "missing" }));
+}
+
+async function batchCheck(git: string, gitDirArgs: string[], shas: string[], env: NodeJS.ProcessEnv): Promise<string[]> {
+  const child = spawn(git, [...gitDirArgs, "--no-replace-objects", "cat-file", "--batch-check=%(objecttype)"], { env, stdio: ["pipe", "pipe", "pipe"] });
+  const exited = new Promise<number>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve(code ?? 1));
+  });
+  child.stdin.end(shas.map((s) => `${s}\n`).join(""));
+  child.stdout.setEncoding("utf8");
+  let out = "";
+  for await (const chunk of child.stdout as AsyncIterable<string>) out += chunk;
+  const code = await exited;
+  if (code !== 0) throw new Error(`git cat-file --batch-check failed (exit ${code})`);
+  // `<sha> missing` for absent objects: its second word is not a type.
+  return out.split("\n").slice(0, shas.length).map((line) => (line.includes(" ") ? "missing" : line));
 }
 
 function unquote(path: string): string {
@@ -247,7 +302,7 @@ async function streamLines(
   }
   if (rest !== "") onLine(rest);
   const code = await exited;
-  if (code !== 0) throw new Error(`git ${args.find((a) => a === "log") ?? args[0]} failed (exit ${code}): ${stderr.trim()}`);
+  if (code !== 0) throw new Error(`git ${args.find((a) => a === "log" || a === "rev-list") ?? args[0]} failed (exit ${code}): ${stderr.trim()}`);
 }
 
 /** The revisions a rev-list argument list includes (not the excluded ones, not options). */
@@ -271,7 +326,7 @@ async function readObjects(
   env: NodeJS.ProcessEnv | undefined,
   onObject: (index: number, type: string, content: Buffer) => Promise<void>,
 ): Promise<void> {
-  const child = spawn(git, [...gitDirArgs, "cat-file", "--batch"], {
+  const child = spawn(git, [...gitDirArgs, "--no-replace-objects", "cat-file", "--batch"], {
     env: env ?? process.env,
     stdio: ["pipe", "pipe", "pipe"],
   });

@@ -4,7 +4,7 @@
  * searched in a single pass, however many secrets there are.
  */
 
-export type KnownSecretEncoding = "raw" | "base64" | "base64url" | "hex" | "url";
+export type KnownSecretEncoding = "raw" | "base64" | "base64url" | "hex" | "url" | "utf16";
 
 export interface KnownSecretMatch {
   secretId: string;
@@ -92,6 +92,14 @@ function run(regex: RegExp | undefined, byText: Map<string, Variant>, haystack: 
   return found;
 }
 
+/** The UTF-16LE and UTF-16BE bytes of a text, as latin1 strings (one char per byte). */
+function utf16Forms(text: string): string[] {
+  const le = Buffer.from(text, "utf16le");
+  const be = Buffer.from(le);
+  be.swap16();
+  return [le.toString("latin1"), be.toString("latin1")];
+}
+
 export function createKnownSecretMatcher(secrets: Record<string, string>): KnownSecretMatcher {
   const variants: Variant[] = [];
   let size = 0;
@@ -100,9 +108,12 @@ export function createKnownSecretMatcher(secrets: Record<string, string>): Known
     size++;
     variants.push(...variantsOf(id, value));
   }
-  const text = compile(variants);
+  // UTF-16 text (LE or BE, BOM or not) holds each form as 2-byte units: searched as bytes,
+  // and as the NUL-interleaved string a UTF-8 decoder makes of it.
+  const utf16 = variants.flatMap((v) => utf16Forms(v.text).map((form) => ({ ...v, encoding: "utf16" as const, text: form })));
+  const text = compile([...variants, ...utf16.filter((v) => !/[^\x00-\x7f]/.test(v.text))]);
   // Byte search: each variant's UTF-8 bytes read as latin1, one char per byte.
-  const bytes = compile(variants.map((v) => ({ ...v, text: Buffer.from(v.text, "utf8").toString("latin1") })));
+  const bytes = compile([...variants.map((v) => ({ ...v, text: Buffer.from(v.text, "utf8").toString("latin1") })), ...utf16]);
   return {
     size,
     matchText: (haystack) => run(text.regex, text.byText, haystack),

@@ -72,6 +72,35 @@ export function isBinary(content: Buffer): boolean {
   return content.subarray(0, 8000).includes(0);
 }
 
+/**
+ * UTF-16 text (a BOM, or NUL in every other byte as ASCII-range text has) decoded to a
+ * string; anything else undefined.
+ */
+export function decodeUtf16(content: Buffer): string | undefined {
+  const hasLeBom = content[0] === 0xff && content[1] === 0xfe;
+  const hasBeBom = content[0] === 0xfe && content[1] === 0xff;
+  let littleEndian = hasLeBom;
+  if (!hasLeBom && !hasBeBom) {
+    const sample = content.subarray(0, 8000);
+    if (sample.length < 4) return undefined;
+    let evenZero = 0;
+    let oddZero = 0;
+    for (let i = 0; i + 1 < sample.length; i += 2) {
+      if (sample[i] === 0) evenZero++;
+      if (sample[i + 1] === 0) oddZero++;
+    }
+    const pairs = Math.floor(sample.length / 2);
+    if (oddZero >= pairs * 0.6 && evenZero < pairs * 0.1) littleEndian = true;
+    else if (evenZero >= pairs * 0.6 && oddZero < pairs * 0.1) littleEndian = false;
+    else return undefined;
+  }
+  const body = content.subarray(hasLeBom || hasBeBom ? 2 : 0, content.length - (content.length % 2));
+  if (littleEndian) return body.toString("utf16le");
+  const swapped = Buffer.from(body);
+  swapped.swap16();
+  return swapped.toString("utf16le");
+}
+
 function extensionOf(path: string): string {
   const base = path.slice(path.lastIndexOf("/") + 1);
   const dot = base.lastIndexOf(".");
@@ -218,10 +247,16 @@ export function createScanner(options: ScannerOptions = {}): Scanner {
     },
     async scanBuffer(content, opts) {
       if (!isBinary(content)) return this.scanText(content.toString("utf8"), opts);
-      return known.matchBytes(content).map((match) => {
+      const found = known.matchBytes(content).map((match) => {
         // Binary content has no lines: report the byte offset as the column of line 1.
         return knownFinding(match.secretId, match.encoding, opts.path, 1, match.index + 1, opts.commit);
       });
+      // UTF-16 text looks binary to git: decode it so secretlint's rules see it as well.
+      const decoded = decodeUtf16(content);
+      if (decoded !== undefined) {
+        for (const f of await this.scanText(decoded, opts)) if (f.rule !== KNOWN_SECRET_RULE) found.push(f);
+      }
+      return found;
     },
   };
 }

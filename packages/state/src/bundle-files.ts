@@ -84,6 +84,26 @@ export async function writeBundleFiles(layout: StateLayout, plan: BottlePlan, in
   await writeSecretFiles(plan, layout.root, input.secrets);
 }
 
+/**
+ * Renders the bundle's config for `plan` in memory, writing nothing: what writeBundleFiles
+ * would refuse, this refuses too, before a network or container exists. `validate` and
+ * `start` both run it. The internal network's CIDR is not known yet; a placeholder stands in.
+ */
+export async function checkBundleConfig(plan: BottlePlan): Promise<void> {
+  const { renderRoutesFile, parseRoutesFile } = await import("@bottle/egress");
+  parseRoutesFile(renderRoutesFile(plan));
+  if (plan.git.upstreams.length > 0) (await import("@bottle/git-gate-render")).renderGitGate(plan);
+  if (plan.pipelock.enabled) {
+    const paths = plan.bundle.paths;
+    (await import("@bottle/pipelock")).renderPipelockConfig(plan, {
+      internalCidr: "10.0.0.0/24",
+      secretsFile: `${paths.secrets}/pipelock-secrets.txt`,
+      caCert: `${paths.ca}/ca.crt`,
+      caKey: `${paths.ca}/ca.key`,
+    });
+  }
+}
+
 /** Re-renders routes.json (manifest routes + approved ones); an invalid result is never written. */
 export async function writeRoutes(layout: StateLayout, plan: BottlePlan, approvedRoutes: EgressRoutePlan[]): Promise<string> {
   const { renderRoutesFile, parseRoutesFile } = await import("@bottle/egress");

@@ -1,9 +1,9 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { resolvePlan } from "@bottle/plan";
-import { resolveSecrets, retireState, stateDirFor, stateLayout, writeFileAtomic } from "@bottle/state";
+import { acquireStartLock, resolveSecrets, retireState, stateDirFor, stateLayout, writeFileAtomic } from "@bottle/state";
 import { backendFor } from "../backends.js";
 import { loadManifest } from "../manifest-file.js";
+import { planForStart } from "../preflight.js";
 import type { Output } from "../output.js";
 import { progressPrinter } from "../progress.js";
 import { buildCaBundle, repoRoot } from "../repo.js";
@@ -38,12 +38,14 @@ export function registerStart(program: Command, output: Output): void {
     )
     .action(async (name: string, agentArgs: string[], opts: StartOptions) => {
       const progress = progressPrinter(output, { verbose: opts.verbose });
-      const { manifest, file } = await loadManifest(opts.file);
-      const plan = resolvePlan(manifest, name, {
-        manifestPath: file,
-        ...(opts.backend ? { backend: opts.backend } : {}),
-        ...(opts.cwd ? { workspace: path.resolve(opts.cwd) } : {}),
-      });
+      const { manifest, file, display } = await loadManifest(opts.file);
+      // Everything `validate` refuses is refused here, before anything is created.
+      const plan = await planForStart(
+        manifest,
+        name,
+        { manifestPath: file, ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.cwd ? { workspace: path.resolve(opts.cwd) } : {}) },
+        display,
+      );
       const backend = backendFor(plan);
       // Secrets first: a missing one is the user's to fix before anything is created.
       const secrets = await resolveSecrets(plan);
@@ -55,8 +57,9 @@ export function registerStart(program: Command, output: Output): void {
         await buildImages({ repoRoot: root, onProgress: progress, ...(buildCa ? { extraCaBundle: buildCa } : {}) });
       }
       const layout = stateLayout(stateDirFor(plan.slug));
-      // Approvals last as long as the bottle: a fresh start begins from the manifest alone.
-      await writeFileAtomic(layout.approvedRoutes, "[]\n", 0o600);
+      // One start of a bottle at a time: the second one says who holds it. Taken before
+      // anything in the state dir or the engine is touched; released once launch returns.
+      const lock = await acquireStartLock(layout.root, { bottle: plan.bottle });
 
       const abort = new AbortController();
       const onSignal = () => abort.abort(new Error("interrupted"));
@@ -64,6 +67,8 @@ export function registerStart(program: Command, output: Output): void {
       process.once("SIGTERM", onSignal);
       let running = plan;
       try {
+        // Approvals last as long as the bottle: a fresh start begins from the manifest alone.
+        await writeFileAtomic(layout.approvedRoutes, "[]\n", 0o600);
         running = await backend.launch(plan, {
           manifest,
           manifestPath: file,
@@ -77,6 +82,7 @@ export function registerStart(program: Command, output: Output): void {
       } finally {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
+        await lock.release();
       }
 
       if (opts.detach) {
