@@ -102,7 +102,7 @@ export function createLeakCheck(secrets: Readonly<Record<string, string>>, optio
       let e = seen.get(view);
       if (e === undefined) {
         search(view, found);
-        e = view.length <= edge ? view : ([view.slice(0, edge), view.slice(view.length - edge)] as const);
+        e = view.length <= edge ? detach(view) : ([detach(view.slice(0, edge)), detach(view.slice(view.length - edge))] as const);
         seen.set(view, e);
       }
       return e;
@@ -149,6 +149,14 @@ export function createLeakCheck(secrets: Readonly<Record<string, string>>, optio
     },
     stats: () => ({ ...counters, entries: cache.size }),
   };
+}
+
+/**
+ * A copy of `s` that does not keep the string it was sliced from alive (V8 slices reference
+ * their parent): cache entries must hold their edges, not whole decoded chunks.
+ */
+function detach(s: string): string {
+  return Buffer.from(s, "utf16le").toString("utf16le");
 }
 
 /** [start, end) chunks of `bytes`, cut before each `{"type":` / `{"role":` at least MIN_CHUNK after the previous cut. */
