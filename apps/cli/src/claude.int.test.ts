@@ -4,7 +4,7 @@
 // bottles trust through the manifest's extraCaBundle. Nothing talks to the real API.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -169,13 +169,22 @@ describe.each(VARIANTS)("an interactive start (%s) under a pseudo-terminal", (va
       const atPrompt = await waitUntil("the prompt", () => /^❯/m.test(screen()) && screen(), 150);
       expect(atPrompt).toContain("Claude Code");
       expect(atPrompt).toContain("/workspace");
-      for (const unwanted of [/trust/i, /onboarding/i, /theme/i, /Detected a custom API key/i, /Not logged in/i, /Unable to connect/i, /403/, /fail/i, /error/i, /warn/i, /login/i]) {
-        expect(atPrompt, `screen shows ${unwanted}:\n${atPrompt}`).not.toMatch(unwanted);
-      }
+      const noDialogNoWarning = (text: string) => {
+        for (const unwanted of [/trust/i, /onboarding/i, /theme/i, /Detected a custom API key/i, /Not logged in/i, /Unable to connect/i, /403/, /fail/i, /error/i, /warn/i, /login/i]) {
+          expect(text, `screen shows ${unwanted}:\n${text}`).not.toMatch(unwanted);
+        }
+      };
+      noDialogNoWarning(atPrompt);
       tmux("send-keys", "-t", session, "-l", "hello from the terminal");
       tmux("send-keys", "-t", session, "Enter");
-      await waitUntil("the scripted answer", () => screen().includes("Hello from the scripted model."), 150);
+      const answered = await waitUntil("the scripted answer", () => screen().includes("Hello from the scripted model.") && screen(), 150);
+      // warnings of start-up calls that fail late would show by now
+      noDialogNoWarning(answered);
       expect(claudeRunning()).toBe(true);
+      // and egress refused nothing Claude Code asked for
+      const audit = readFileSync(path.join(env.XDG_STATE_HOME, "bottle", plans[variant].slug, "bundle", "audit", "egress.jsonl"), "utf8");
+      const refused = audit.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { decision: string; host: string; path: string; status: number }).filter((r) => r.host !== LATE_HOST && ((r.decision !== "allow" && r.decision !== "redact") || r.status >= 400));
+      expect(refused).toEqual([]);
     } finally {
       // The terminal goes away: the tmux server and its pty close.
       tmux("kill-server");

@@ -109,7 +109,6 @@ export async function provisionAgent(cli: DockerCli, plan: BottlePlan, options: 
   //     approved, so an attached first start lands at the prompt. Before `claude mcp add`,
   //     which writes the same file.
   const claudeState = async () => {
-    if (process.env.NO_SEED) return;
     await exec(user, CLAUDE_STATE_MERGE_SCRIPT, [`${home}/.claude.json`], renderClaudeCodeState(plan));
     progress(`seeded Claude Code's first-start state (${home}/.claude.json)`);
   };

@@ -222,7 +222,7 @@ function dockerExecInherit(cli: DockerCli, container: string, command: readonly 
     child.on("close", (code, signal) => {
       process.off("SIGHUP", onHup);
       process.off("SIGTERM", onTerm);
-      void Promise.resolve().finally(() => resolve(code ?? (signal ? 128 + (signalNumbers[signal] ?? 1) : 1)));
+      void endSession(cli, container, options.user, pidFile).finally(() => resolve(code ?? (signal ? 128 + (signalNumbers[signal] ?? 1) : 1)));
     });
   });
 }
