@@ -45,7 +45,7 @@ export function describeRequest(req: SuperviseRequest): string {
       case "pending":
         return `Request ${req.id} (${what}) is pending: the human has not decided yet. Check later with list_requests or wait_for_request.`;
       case "approved":
-        return `Request ${req.id} approved: ${what} is allowed; it takes effect when the bottle reloads its routes (seconds).${note}`;
+        return `Request ${req.id} approved: ${what} is allowed and already live: retry the request now.${note}`;
       case "denied":
         return `Request ${req.id} denied: ${what} stays blocked. Do not try to reach it another way.${note}`;
     }

@@ -46,7 +46,7 @@ export function registerRequests(program: Command, output: Output): void {
       const narrow = methods || paths ? { ...(methods ? { methods } : {}), ...(paths ? { paths } : {}) } : undefined;
       const decided = await approveRequest(target, id, { by: decidedBy("cli"), ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.answer ? { answer: opts.answer } : {}), ...(narrow ? { narrow } : {}) });
       if (opts.json) output.json(decided);
-      else output.out(`approved ${id}: ${describeRequest(decided)}${decided.kind === "egress-route" ? " (route live)" : ""}`);
+      else output.out(`approved ${id}: ${describeRequest(decided)}`);
     });
 
   program
