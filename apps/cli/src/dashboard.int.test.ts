@@ -220,6 +220,7 @@ describe("bottle ui with a real bottle", () => {
     expect(late).toHaveLength(2);
     for (const r of late) expect(r.revoked?.by, r.id).toMatch(/ \(ui\)$/);
   });
+});
 
 describe("bottle audit", () => {
   it("--follow streams records as they happen", async () => {
