@@ -27,7 +27,7 @@ export interface ResolvePlanOptions {
   workspace?: string;
   /** smolvm only: the bundle machine's address, used instead of docker's network aliases. */
   bundleAddress?: string;
-  /** Image tags, when built under other names. */
+  /** Tags of the images the caller built (the CLI: `bottle/<name>:<version>-<hash>`); a manifest's agent.image still wins. */
   images?: { agent?: string; sidecars?: string };
 }
 
@@ -238,7 +238,8 @@ function agentPlan(
   const ws = spec.workspace;
   const workspaceHost = ctx.workspace ?? (ws ? ctx.hostPath(ws.path) : undefined);
   return {
-    image: ctx.image ?? spec.agent.image,
+    // the manifest's own image wins; else the caller's build (the CLI's versioned tag)
+    image: spec.agent.image ?? ctx.image ?? DEFAULT_IMAGES.agent,
     user: AGENT_USER.name,
     home: AGENT_USER.home,
     command: [...spec.agent.command],

@@ -8,7 +8,8 @@ import { PassExitCode } from "../exit.js";
 import type { Output } from "../output.js";
 import { progressPrinter } from "../progress.js";
 import { stopBottle } from "../steer.js";
-import { findTarget } from "../targets.js";
+import { findTarget, planOf } from "../targets.js";
+import { imageTags } from "../images.js";
 
 export function registerLifecycle(program: Command, output: Output): void {
   program
@@ -147,7 +148,8 @@ export function registerLifecycle(program: Command, output: Output): void {
     .option("--json", "print as JSON")
     .action(async (opts: { json?: boolean }) => {
       const [dockerBackend, smolvmBackend] = await Promise.all([loadDocker(), loadSmolvm()]);
-      const docker = await dockerBackend.doctor();
+      const tags = imageTags();
+      const docker = await dockerBackend.doctor({ images: [tags.sidecars, tags.agent] });
       // smolvm is optional: its checks are reported, and fail the doctor only for smolvm bottles
       const smolvm = await smolvmBackend.doctor().catch((error: Error) => ({ backend: "smolvm" as const, ok: false, checks: [{ name: "smolvm", ok: false, detail: error.message }] }));
       if (opts.json) output.json({ ok: docker.ok, docker, smolvm });
