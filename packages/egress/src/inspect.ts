@@ -56,10 +56,10 @@ function processScanner(): BodyScanner {
  */
 export async function inspectRequest(req: InspectRequest): Promise<Inspection> {
   const scanBody = req.scanBody ?? processScanner();
-  const decoded = req.decoded ?? { bytes: req.body, text: req.body.toString("utf8") };
+  const decoded = req.decoded ?? { bytes: req.body, text: req.body.toString("utf8"), utf8: true };
   // Redaction rewrites the bytes the agent sent; an encoded body (compressed, another charset) is
   // inspected in its decoded form and blocked instead.
-  const plain = decoded.bytes === req.body && isUtf8(req.body);
+  const plain = decoded.bytes === req.body && decoded.utf8 && isUtf8(req.body);
   if (req.route.onFinding !== "redact" || !plain) return inspectToBlock(req, decoded, scanBody);
 
   // Redacting route: anything found is replaced, including secrets the route injects itself.
@@ -80,14 +80,13 @@ export async function inspectRequest(req: InspectRequest): Promise<Inspection> {
   let body = req.body;
   let leaks: string[] = [];
   if (body.length > 0) {
-    // The receiver reads the declared charset; redaction works on the UTF-8 text, so they must agree.
-    const text = body.toString("utf8");
-    if (text !== decoded.text) return inspectToBlock(req, decoded, scanBody);
     const patterns = req.route.scan ? await scanBody(body, req.scanLimit) : [];
     const needles = needlesFor(req.secrets);
+    // Same answer as detector.findInDecoded, at the cost of what is new (leak-cache.ts).
     leaks = leakCheckFor(req.secrets).find(body);
     // Markers are only worked out when there is something to replace (the common case has nothing).
     if (patterns.length > 0 || needles.extraForms || leaks.length > 0) {
+      const text = decoded.text;
       const regions = secretRegions(text, needles.all);
       const chars = charOffsets(body, patterns.flatMap((f) => [f.start, f.end]));
       for (const f of patterns) regions.push(patternRegion(f, chars.get(f.start)!, chars.get(f.end)!));
@@ -111,7 +110,7 @@ async function inspectToBlock(req: InspectRequest, decoded: DecodedBody, scanBod
   const allowed = req.route.onFinding === "redact" ? new Set<string>() : req.allowedSecrets;
   const raw = decoded.bytes === req.body ? [] : req.detector.findInBuffer(req.body);
   // A plain UTF-8 body goes through the cached check (same answer, cost of what is new).
-  const plain = decoded.bytes === req.body && isUtf8(req.body) && decoded.text === req.body.toString("utf8");
+  const plain = decoded.bytes === req.body && decoded.utf8 && isUtf8(req.body);
   const found = plain ? leakCheckFor(req.secrets).find(req.body) : req.detector.findInDecoded(decoded.bytes, decoded.text);
   const leak = [...raw, ...found].find((s) => !allowed.has(s));
   if (leak !== undefined) return { verdict: "block-leak", reason: leak };
@@ -122,10 +121,8 @@ async function inspectToBlock(req: InspectRequest, decoded: DecodedBody, scanBod
       const hit = (await scanForSecrets(url === req.path ? url : `${req.path}\n${url}`))[0];
       if (hit) return { verdict: "block-pattern", reason: hit.ruleId };
     }
-    if (decoded.text.length > 0) {
-      // The cached scanner reads UTF-8 bytes: the agent's own when that is what the receiver reads.
-      const utf8 = decoded.bytes === req.body && isUtf8(req.body) && Buffer.byteLength(decoded.text) === req.body.length ? req.body : Buffer.from(decoded.text, "utf8");
-      const hit = (await scanBody(utf8, req.scanLimit))[0];
+    if (decoded.bytes.length > 0) {
+      const hit = (await scanBody(decoded.utf8 ? decoded.bytes : Buffer.from(decoded.text, "utf8"), req.scanLimit))[0];
       if (hit) return { verdict: "block-pattern", reason: hit.ruleId };
     }
   }
@@ -170,7 +167,7 @@ function parses(text: string): boolean {
 const MIN_ENCODED_LENGTH = 6;
 interface Needles {
   all: Array<{ secret: string; form: string }>;
-  /** Some form (JSON-escaped) is not one the leak detector looks for raw: search the text every time. */
+  /** Some form (JSON-escaped) is not one the leak detector looks for: search the text every time. */
   extraForms: boolean;
 }
 const needleCache = new WeakMap<object, Needles>();

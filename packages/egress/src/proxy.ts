@@ -679,7 +679,8 @@ function upstreamHeaders(rawHeaders: string[], target: Target, route: EgressRout
       for (const t of rawHeaders[i + 1]!.split(",")) connectionTokens.add(t.trim().toLowerCase());
     }
   }
-  const injectedNames = new Set(route.inject.map((i) => i.header));
+  // Injected headers replace the agent's; stripped ones (credentials on the model route) are dropped.
+  const injectedNames = new Set([...route.inject.map((i) => i.header), ...(route.stripHeaders ?? [])]);
   const out: string[] = [];
   const defaultPort = target.scheme === "https" ? 443 : 80;
   out.push("host", target.port === defaultPort ? hostForHeader(target.host) : `${hostForHeader(target.host)}:${target.port}`);
