@@ -80,13 +80,13 @@ export async function inspectRequest(req: InspectRequest): Promise<Inspection> {
   let body = req.body;
   let leaks: string[] = [];
   if (body.length > 0) {
-    // `plain`: the receiver reads these bytes as UTF-8, the text redaction works on.
-    const text = decoded.text;
     const patterns = req.route.scan ? await scanBody(body, req.scanLimit) : [];
     const needles = needlesFor(req.secrets);
+    // Same answer as detector.findInDecoded, at the cost of what is new (leak-cache.ts).
     leaks = leakCheckFor(req.secrets).find(body);
     // Markers are only worked out when there is something to replace (the common case has nothing).
     if (patterns.length > 0 || needles.extraForms || leaks.length > 0) {
+      const text = decoded.text;
       const regions = secretRegions(text, needles.all);
       const chars = charOffsets(body, patterns.flatMap((f) => [f.start, f.end]));
       for (const f of patterns) regions.push(patternRegion(f, chars.get(f.start)!, chars.get(f.end)!));
@@ -121,10 +121,8 @@ async function inspectToBlock(req: InspectRequest, decoded: DecodedBody, scanBod
       const hit = (await scanForSecrets(url === req.path ? url : `${req.path}\n${url}`))[0];
       if (hit) return { verdict: "block-pattern", reason: hit.ruleId };
     }
-    if (decoded.text.length > 0) {
-      // The cached scanner reads UTF-8 bytes: the agent's own when that is what the receiver reads.
-      const utf8 = decoded.bytes === req.body && decoded.utf8 && isUtf8(req.body) ? req.body : Buffer.from(decoded.text, "utf8");
-      const hit = (await scanBody(utf8, req.scanLimit))[0];
+    if (decoded.bytes.length > 0) {
+      const hit = (await scanBody(decoded.utf8 ? decoded.bytes : Buffer.from(decoded.text, "utf8"), req.scanLimit))[0];
       if (hit) return { verdict: "block-pattern", reason: hit.ruleId };
     }
   }
@@ -169,7 +167,7 @@ function parses(text: string): boolean {
 const MIN_ENCODED_LENGTH = 6;
 interface Needles {
   all: Array<{ secret: string; form: string }>;
-  /** Some form (JSON-escaped) is not one the leak detector looks for raw: search the text every time. */
+  /** Some form (JSON-escaped) is not one the leak detector looks for: search the text every time. */
   extraForms: boolean;
 }
 const needleCache = new WeakMap<object, Needles>();
