@@ -48,6 +48,11 @@ export async function loadConfig(options: ConfigFiles, log: (line: string) => vo
       }
     }
   }
+  return configFrom(routes, secrets);
+}
+
+/** The config for these routes and secret values. */
+export function configFrom(routes: EgressRoutePlan[], secrets: Record<string, string>): Config {
   return { routes, secrets, detector: createLeakDetector(secrets) };
 }
 

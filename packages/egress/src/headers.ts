@@ -13,8 +13,8 @@ export const HOP_BY_HOP = new Set([
   "upgrade",
 ]);
 
-/** Headers for the upstream request, or the id of a missing secret. */
-export function upstreamHeaders(rawHeaders: string[], target: Target, route: EgressRoutePlan, secrets: Record<string, string>): string[] | string {
+/** Headers for the upstream request: hop-by-hop and stripped ones dropped, the route's credentials injected. */
+export function upstreamHeaders(rawHeaders: string[], target: Target, route: EgressRoutePlan, secrets: Record<string, string>): string[] {
   const connectionTokens = new Set<string>();
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     if (rawHeaders[i]!.toLowerCase() === "connection") {
@@ -37,7 +37,8 @@ export function upstreamHeaders(rawHeaders: string[], target: Target, route: Egr
   if (!route.passthrough) {
     for (const inj of route.inject) {
       const value = secrets[inj.secret];
-      if (value === undefined) return inj.secret;
+      // decide.ts refuses a request whose route lacks a secret before it gets here.
+      if (value === undefined) throw new Error(`route ${route.id}: secret ${inj.secret} is not configured`);
       out.push(inj.header, inj.prefix + value);
     }
   }

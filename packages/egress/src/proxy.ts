@@ -6,13 +6,10 @@ import { loadBottleCa, mintLeafCertificate } from "@bottle/ca";
 import { openAuditTrail, nullAuditTrail, type AuditDecision, type AuditRecord, type AuditTrail } from "./audit.js";
 import { loadConfig, readRequired, type Config } from "./config.js";
 import { HOP_BY_HOP, redactBody, redactHeaders, responseHeaders, upstreamHeaders } from "./headers.js";
-import { inspectRequest } from "./inspect.js";
-import { denyText, leakText, overrideText, patternText, uninspectableText } from "./messages.js";
-import { findMethodOverride } from "./method-override.js";
-import { decodeBody } from "./normalize.js";
-import { matchRoute, routesForAuthority, type EgressRoutePlan } from "./routes.js";
+import { decideBody, decideHead, decideUpgrade, shown, type DecisionLimits, type Refusal } from "./decide.js";
+import { routesForAuthority, type EgressRoutePlan } from "./routes.js";
 import { DEFAULT_SCAN_LIMIT } from "./scan.js";
-import { headerText, parseAuthority, pathOnly, resolveTarget, type Target, type TunnelContext } from "./target.js";
+import { parseAuthority, pathOnly, resolveTarget, type Target, type TunnelContext } from "./target.js";
 import { createUpstream, errorCode } from "./upstream.js";
 import { createFrameRelay, type FrameRelay } from "./websocket-inspect.js";
 
@@ -77,6 +74,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
   const audit: AuditTrail = options.auditFile ? openAuditTrail(options.auditFile, options.auditMaxBytes) : nullAuditTrail;
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const scanLimit = options.scanLimitBytes ?? DEFAULT_SCAN_LIMIT;
+  const limits: DecisionLimits = { maxBodyBytes: maxBody, scanLimitBytes: scanLimit };
   const upstream = await createUpstream(options);
   const leafContexts = new Map<string, Promise<tls.SecureContext>>();
   const tunnels = new WeakMap<net.Socket, TunnelContext>();
@@ -144,65 +142,31 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     }
     const cfg = config;
     const record = auditRecorder(cfg, target, id, method, started);
-    // What error texts show: never a known value, not even in a host name or path.
-    const shown = shownTarget(cfg, target);
-
-    const match = matchRoute(cfg.routes, { host: target.host, port: target.port, method, path: target.pathname, scheme: target.scheme });
-    const headerLeaks = [...cfg.detector.findInHost(target.host), ...cfg.detector.findInText(`${target.path}\n${headerText(req.rawHeaders)}`)];
-    const allowedSecrets = match.kind === "allow" ? new Set(match.route.inject.map((i) => i.secret)) : new Set<string>();
-    const urlHeaderLeak = headerLeaks.find((s) => !allowedSecrets.has(s));
-    if (urlHeaderLeak !== undefined) {
-      sendText(res, 403, leakText(shown), id, "block-leak");
-      return record("block-leak", 403, match.kind === "allow" ? match.route.id : null, { reason: urlHeaderLeak });
-    }
-    if (match.kind === "deny") {
-      sendText(res, 403, denyText(shown, method, match.reason), id, "deny");
-      return record("deny", 403, null, { reason: match.reason });
-    }
-    const route = match.route;
+    const head = { scheme: target.scheme, host: target.host, port: target.port, method, path: target.path, pathname: target.pathname, rawHeaders: req.rawHeaders };
+    const first = decideHead(cfg, head);
+    if (first.action === "refuse") return refuse(first);
+    const route = first.route;
 
     const read = await readBody(req, maxBody);
-    if (read === "too-large") {
-      res.setHeader("connection", "close");
-      sendText(res, 413, `bottle egress: request body larger than ${maxBody} bytes.\n`, id, "deny");
-      req.resume();
-      return record("deny", 413, route.id, { reason: "body-too-large" });
-    }
     if (read === "aborted") return record("error", 0, route.id, { reason: "client-aborted" });
-    let body = read;
-    const override = route.methods.length > 0 ? findMethodOverride(req.rawHeaders, target.path, body) : undefined;
-    if (override !== undefined) {
-      sendText(res, 403, overrideText(shown, method, override), id, "deny");
-      return record("deny", 403, route.id, { reason: "method-override", bytesIn: body.length });
+    const decision = await decideBody(cfg, head, first, { headers: req.headers, body: read }, limits);
+    if (decision.path !== undefined && decision.path !== target.path) {
+      target.path = decision.path;
+      target.pathname = pathOnly(decision.path);
     }
-    // What the receiver reads: Content-Encoding undone (bounded), the declared charset.
-    const decoded = decodeBody(body, req.headers, maxBody);
-    if (typeof decoded === "string") {
-      sendText(res, 403, uninspectableText(shown, decoded), id, "block-leak");
-      return record("block-leak", 403, route.id, { reason: decoded, bytesIn: body.length });
-    }
-    const inspection = await inspectRequest({ route, path: target.path, body, decoded, secrets: cfg.secrets, detector: cfg.detector, allowedSecrets, scanLimit });
-    if (inspection.verdict === "block-leak") {
-      sendText(res, 403, leakText(shown), id, "block-leak");
-      return record("block-leak", 403, route.id, { reason: inspection.reason, bytesIn: body.length });
-    }
-    if (inspection.verdict === "block-pattern") {
-      sendText(res, 403, patternText(shown, inspection.reason), id, "block-pattern");
-      return record("block-pattern", 403, route.id, { reason: inspection.reason, bytesIn: body.length });
-    }
-    const redactions = inspection.redactions;
-    if (inspection.path !== target.path) {
-      target.path = inspection.path;
-      target.pathname = pathOnly(inspection.path);
-    }
-    body = inspection.body;
+    if (decision.action === "refuse") return refuse(decision);
+    const redactions = decision.redactions;
+    const body = decision.body;
     const headers = upstreamHeaders(req.rawHeaders, target, route, cfg.secrets);
-    if (typeof headers === "string") {
-      sendText(res, 502, `bottle egress: route ${route.id} needs secret "${headers}", which is not configured.\n`, id, "error");
-      return record("error", 502, route.id, { reason: `missing-secret:${headers}` });
-    }
     if (body.length > 0 || req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined) {
       headers.push("content-length", String(body.length));
+    }
+
+    function refuse(r: Refusal) {
+      if (r.closeConnection) res.setHeader("connection", "close");
+      sendText(res, r.status, r.text, id, r.decision);
+      if (r.closeConnection) req.resume();
+      record(r.decision, r.status, r.route, { reason: r.reason, ...(r.bytesIn !== undefined ? { bytesIn: r.bytesIn } : {}) });
     }
     const injected = route.inject.map((i) => cfg.secrets[i.secret]).filter((v): v is string => !!v);
 
@@ -273,7 +237,8 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     upReq.on("error", (err) => {
       if (!res.headersSent) {
         status = 502;
-        sendText(res, 502, `bottle egress: upstream ${shown.host}:${shown.port} failed (${errorCode(err)}).\n`, id, "error");
+        const { host, port } = shown(cfg, target);
+        sendText(res, 502, `bottle egress: upstream ${host}:${port} failed (${errorCode(err)}).\n`, id, "error");
         finish("error", errorCode(err));
       } else {
         res.destroy();
@@ -299,12 +264,6 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     target.kind = "websocket";
     const cfg = config;
     const record = auditRecorder(cfg, target, id, method, started);
-    const shown = shownTarget(cfg, target);
-    const match = matchRoute(cfg.routes, { host: target.host, port: target.port, method, path: target.pathname, scheme: target.scheme });
-    const allowedSecrets = match.kind === "allow" ? new Set(match.route.inject.map((i) => i.secret)) : new Set<string>();
-    const leak = [...cfg.detector.findInHost(target.host), ...cfg.detector.findInText(`${target.path}\n${headerText(req.rawHeaders)}`)].find(
-      (s) => !allowedSecrets.has(s),
-    );
     const refuse = (status: number, text: string) => {
       const body = Buffer.from(text);
       socket.end(
@@ -312,20 +271,13 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
           `x-bottle-request-id: ${id}\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${text}`,
       );
     };
-    if (leak !== undefined) {
-      refuse(403, leakText(shown));
-      return record("block-leak", 403, match.kind === "allow" ? match.route.id : null, { reason: leak });
+    const decision = decideUpgrade(cfg, { scheme: target.scheme, host: target.host, port: target.port, method, path: target.path, pathname: target.pathname, rawHeaders: req.rawHeaders });
+    if (decision.action === "refuse") {
+      refuse(decision.status, decision.text);
+      return record(decision.decision, decision.status, decision.route, { reason: decision.reason });
     }
-    if (match.kind === "deny") {
-      refuse(403, denyText(shown, method, match.reason));
-      return record("deny", 403, null, { reason: match.reason });
-    }
-    const route = match.route;
+    const { route, allowedSecrets } = decision;
     const headers = upstreamHeaders(req.rawHeaders, target, route, cfg.secrets);
-    if (typeof headers === "string") {
-      refuse(502, `bottle egress: route ${route.id} needs secret "${headers}", which is not configured.\n`);
-      return record("error", 502, route.id, { reason: `missing-secret:${headers}` });
-    }
     headers.push("connection", "Upgrade", "upgrade", req.headers["upgrade"] ?? "websocket");
     const injected = route.inject.map((i) => cfg.secrets[i.secret]).filter((v): v is string => !!v);
     const upReq = upstream.request(target, method, headers);
@@ -373,7 +325,8 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
       record("allow", upRes.statusCode ?? 0, route.id);
     });
     upReq.on("error", (err) => {
-      refuse(502, `bottle egress: upstream ${shown.host}:${shown.port} failed (${errorCode(err)}).\n`);
+      const { host, port } = shown(cfg, target);
+      refuse(502, `bottle egress: upstream ${host}:${port} failed (${errorCode(err)}).\n`);
       record("error", 502, route.id, { reason: errorCode(err) });
     });
     upReq.end();
@@ -520,14 +473,14 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
 function websocketRelays(
   cfg: Config,
   upRes: http.IncomingMessage,
-  allowedSecrets: Set<string>,
+  allowedSecrets: ReadonlySet<string>,
   maxMessageBytes: number,
   client: net.Socket,
   server: net.Socket,
   block: (reason: string) => void,
 ): { outbound: FrameRelay; inbound: FrameRelay } {
   const deflate = /permessage-deflate/i.test(String(upRes.headers["sec-websocket-extensions"] ?? ""));
-  const relay = (to: net.Socket, allowed: Set<string>) =>
+  const relay = (to: net.Socket, allowed: ReadonlySet<string>) =>
     createFrameRelay({
       deflate,
       maxMessageBytes,
@@ -536,10 +489,6 @@ function websocketRelays(
       block,
     });
   return { outbound: relay(server, allowedSecrets), inbound: relay(client, new Set()) };
-}
-
-function shownTarget(cfg: Config, target: Target): { host: string; port: number; pathname: string } {
-  return { host: cfg.detector.redactHost(target.host), port: target.port, pathname: cfg.detector.redact(target.pathname) };
 }
 
 function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | "too-large" | "aborted"> {

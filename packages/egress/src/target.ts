@@ -54,7 +54,7 @@ export function parseAuthority(value: string): { host: string; port: number } | 
   return { host: (m[1] ?? m[2] ?? "").toLowerCase().replace(/\.$/, ""), port };
 }
 
-export function headerText(rawHeaders: string[]): string {
+export function headerText(rawHeaders: readonly string[]): string {
   let out = "";
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) out += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\n`;
   return out;
