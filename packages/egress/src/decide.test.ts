@@ -1,7 +1,7 @@
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { configFrom } from "./config.js";
-import { decideRequest, decideUpgrade, type Decision, type RequestBody, type RequestHead } from "./decide.js";
+import { decideRequest, decideTunnel, decideUpgrade, type Decision, type RequestBody, type RequestHead } from "./decide.js";
 import type { EgressRoutePlan } from "./routes.js";
 
 // Everything here is the decision alone: no socket, no TLS, no upstream. The proxy tests send
@@ -45,6 +45,7 @@ const ROUTES = [
   route({ id: "noscan", host: "noscan.test", scan: false }),
   route({ id: "plain", host: "plain.test", scheme: "http" }),
   route({ id: "missing", host: "missing.test", inject: [{ header: "x-key", secret: "not.configured", prefix: "" }] }),
+  route({ id: "pinned", host: "*.pinned.test", passthrough: true }),
   route({ id: "redact-missing", host: "rm.test", onFinding: "redact", inject: [{ header: "x-key", secret: "not.configured", prefix: "" }] }),
 ];
 const cfg = configFrom(ROUTES, SECRETS);
@@ -185,5 +186,17 @@ describe("decideUpgrade (no sockets)", () => {
       expect(d.action).toBe("refuse");
       if (d.action === "refuse") expect({ decision: d.decision, status: d.status, route: d.route, reason: d.reason }).toEqual(want);
     }
+  });
+});
+
+describe("decideTunnel (no sockets)", () => {
+  const cases: Array<[string, string, number, string | undefined]> = [
+    ["a passthrough route tunnels blind", "app.pinned.test", 443, "pinned"],
+    ["an ordinary route is intercepted", "open.test", 443, undefined],
+    ["an unknown host is intercepted (and its requests denied with guidance)", "unknown.test", 443, undefined],
+    ["a host carrying a secret is intercepted, never tunnelled", `${DNS}.pinned.test`, 443, undefined],
+  ];
+  it.each(cases)("%s", (_name, host, port, want) => {
+    expect(decideTunnel(cfg, host, port)?.id).toBe(want);
   });
 });

@@ -5,7 +5,8 @@
  * its head is allowed: `decideHead` (route, scheme, path, method, leaks in host, URL and
  * headers), then `decideBody` (size, method override, content encoding, leaks and patterns in
  * URL and body, redaction, injectable secrets). `decideRequest` is both in one go;
- * `decideUpgrade` is the head of a WebSocket upgrade (frames are inspected as they pass).
+ * `decideUpgrade` is the head of a WebSocket upgrade (frames are inspected as they pass);
+ * `decideTunnel` picks a CONNECT that is tunnelled blind instead of intercepted.
  */
 import type { AuditDecision } from "./audit.js";
 import type { Config } from "./config.js";
@@ -14,7 +15,7 @@ import { denyText, leakText, overrideText, patternText, uninspectableText } from
 import { findMethodOverride } from "./method-override.js";
 import { decodeBody } from "./normalize.js";
 import type { RedactionCount } from "./redact.js";
-import { matchRoute, type EgressRoutePlan } from "./routes.js";
+import { matchRoute, routesForAuthority, type EgressRoutePlan } from "./routes.js";
 import { headerText } from "./target.js";
 
 /** What egress knows of a request before reading its body. */
@@ -155,6 +156,16 @@ export function decideUpgrade(cfg: Config, head: RequestHead): HeadDecision {
   if (first.action === "refuse") return first;
   const missing = missingSecret(cfg, first.route);
   return missing === undefined ? first : missingSecretRefusal(first.route, missing);
+}
+
+/**
+ * A CONNECT to host:port: the passthrough route that tunnels it blind, or undefined when egress
+ * intercepts (and decides on each request inside). A host name carrying a secret is never
+ * resolved or tunnelled: it is intercepted, and its requests are blocked.
+ */
+export function decideTunnel(cfg: Config, host: string, port: number): EgressRoutePlan | undefined {
+  const first = routesForAuthority(cfg.routes, host, port)[0];
+  return first?.passthrough && cfg.detector.findInHost(host).length === 0 ? first : undefined;
 }
 
 /** Host and path as refusal texts show them: any known secret form replaced by its id. */
