@@ -1,12 +1,11 @@
 // The model route: whatever credential the agent sends (placeholder, or a real-looking key
 // it typed) is dropped and replaced by the injected one; it never reaches the upstream.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEgressProxy, type EgressProxy } from "./proxy.js";
-import { makeWorkspace, proxiedHttps, route, startUpstream, TEST_HOSTS, type Upstream, type Workspace } from "./__fixtures__/harness.js";
+import type { EgressProxy } from "./proxy.js";
+import { makeWorkspace, proxiedHttps, route, startUpstream, TEST_HOSTS, type Upstream, type Workspace, startWorkspaceProxy } from "./__fixtures__/harness.js";
 
 const API_KEY = "sk-ant-api03-real-key-held-by-egress-only";
 const OAUTH = "sk-ant-oat01-real-subscription-token-held-by-egress";
-const hosts = Object.fromEntries(TEST_HOSTS.map((h) => [h, "127.0.0.1"]));
 
 let upstream: Upstream;
 let ws: Workspace;
@@ -18,16 +17,7 @@ beforeAll(async () => {
     route({ id: "model-key", host: "api.test", inject: [{ header: "x-api-key", secret: "model.key", prefix: "" }], stripHeaders: ["x-api-key", "authorization"] }),
     route({ id: "model-oauth", host: "new.test", inject: [{ header: "authorization", secret: "model.oauth", prefix: "Bearer " }], stripHeaders: ["x-api-key", "authorization"] }),
   ]);
-  proxy = await startEgressProxy({
-    routesFile: ws.routesFile,
-    secretsFile: ws.secretsFile,
-    caCertFile: ws.caCertFile,
-    caKeyFile: ws.caKeyFile,
-    upstreamCaFile: ws.upstreamCaFile,
-    auditFile: ws.auditFile,
-    hosts,
-    log: () => {},
-  });
+  proxy = await startWorkspaceProxy(ws);
 });
 
 afterAll(async () => {
