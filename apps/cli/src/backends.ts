@@ -2,11 +2,11 @@
 // state) should not pay for their dependencies.
 const loadDocker = async () => (await import("@bottle/backend-docker")).dockerBackend;
 const loadSmolvm = async () => (await import("@bottle/backend-smolvm")).smolvmBackend;
-import { BottleError } from "@bottle/errors";
 import { resolvePlan, type BottlePlan } from "@bottle/plan";
 import type { Manifest } from "@bottle/manifest";
 import { prepareStateDir, writeBundleFiles, writeMetadata, type StateLayout } from "@bottle/state";
 import type { ProgressLike } from "./progress.js";
+import { imageTags } from "./images.js";
 
 export interface LaunchContext {
   manifest: Manifest;
@@ -57,34 +57,34 @@ const docker: CliBackend = {
 const smolvm: CliBackend = {
   name: "smolvm",
   async launch(plan, ctx) {
-    if (plan.pipelock.enabled) {
-      throw new BottleError("pipelock is not supported on the smolvm backend yet", { code: "CLI_SMOLVM_PIPELOCK", hint: 'use "backend": "docker" for bottles with pipelock' });
-    }
     await prepareStateDir(ctx.layout.root);
     await writeBundleFiles(ctx.layout, plan, { secrets: ctx.secrets });
-    await writeMetadata(ctx.layout.root, {
-      version: 1,
+    const metadata = {
+      version: 1 as const,
       slug: plan.slug,
       bottle: plan.bottle,
-      backend: "smolvm",
+      backend: "smolvm" as const,
       manifestPath: plan.manifestPath,
       composeProject: plan.composeProject,
       networks: plan.networks,
       containers: plan.machines,
-      ...(ctx.detach ? {} : { pid: process.pid }),
       startedAt: new Date().toISOString(),
-    });
+    };
+    // "starting", held by this process, until the machines are up and provisioned (see docker's launch).
+    await writeMetadata(ctx.layout.root, { ...metadata, phase: "starting", pid: process.pid });
     const result = await (await loadSmolvm()).launch({
       planFor: (bundleAddress) =>
         resolvePlan(ctx.manifest, plan.bottle, {
           manifestPath: ctx.manifestPath,
           backend: "smolvm",
+          images: imageTags(),
           ...(ctx.workspace ? { workspace: ctx.workspace } : {}),
           ...(bundleAddress ? { bundleAddress } : {}),
         }),
       stateDir: ctx.layout.root,
       log: (line) => ctx.onProgress({ step: "smolvm", message: line }),
     });
+    await writeMetadata(ctx.layout.root, { ...metadata, phase: "ready", readyAt: new Date().toISOString(), ...(ctx.detach ? {} : { pid: process.pid }) });
     return result.plan;
   },
   attach: async (plan, command) => (await loadSmolvm()).attach(plan, command),

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
@@ -78,5 +78,54 @@ describe("bottle CLI", () => {
     const o = capture();
     expect(await runCli(["schema"], o)).toBe(0);
     expect(JSON.parse(o.stdout).title).toBe("bottle.json");
+  });
+
+  it("plan of a bottle named like an Object.prototype member is a user mistake, not a bug", async () => {
+    const file = manifestFile(example);
+    for (const name of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+      const o = capture();
+      expect(await runCli(["plan", name, "-f", file], o), name).toBe(2);
+      expect(o.stderr).toContain(`no bottle named "${name}"`);
+      expect(o.stderr).not.toContain("bottle hit a bug");
+    }
+  });
+
+  it("validate refuses what start would refuse, each under its bottle, from one check", async () => {
+    const file = manifestFile(
+      JSON.stringify({
+        bottles: {
+          strict: { pipelock: { enabled: true, mode: "strict" } },
+          hosts: {
+            git: {
+              upstreams: [
+                { name: "a", url: "https://x.test/a.git", extraHosts: { "x.test": "10.0.0.1" } },
+                { name: "b", url: "https://x.test/b.git", extraHosts: { "x.test": "10.0.0.2" } },
+              ],
+            },
+          },
+          vm: { backend: "smolvm", pipelock: { enabled: true } },
+          fine: { egress: { routes: [{ host: "api.example.com" }] } },
+        },
+      }),
+    );
+    const o = capture();
+    expect(await runCli(["validate", "-f", file], o)).toBe(2);
+    expect(o.stderr).toContain("3 problems");
+    expect(o.stderr).toContain("bottles.strict: pipelock strict mode lets only route hosts through");
+    expect(o.stderr).toContain("bottles.hosts: git upstreams \"a\" and \"b\" map x.test to different addresses");
+    expect(o.stderr).toContain("bottles.vm.pipelock.enabled: pipelock is not supported on the smolvm backend");
+    // start refuses the same, before it touches the engine or the state dir
+    const stateHome = mkdtempSync(path.join(os.tmpdir(), "bottle-cli-state-"));
+    const before = process.env.XDG_STATE_HOME;
+    process.env.XDG_STATE_HOME = stateHome;
+    try {
+      const s = capture();
+      expect(await runCli(["start", "strict", "-f", file, "--no-build", "--detach"], s)).toBe(2);
+      expect(s.stderr).toContain("bottles.strict: pipelock strict mode");
+      expect(readdirSync(stateHome)).toEqual([]);
+    } finally {
+      if (before === undefined) delete process.env.XDG_STATE_HOME;
+      else process.env.XDG_STATE_HOME = before;
+    }
   });
 });

@@ -7,6 +7,8 @@ export interface LoadedManifest {
   manifest: Manifest;
   /** Absolute path. */
   file: string;
+  /** The path as messages show it (relative to the working directory). */
+  display: string;
 }
 
 /** Reads and validates the manifest: `-f FILE`, or ./bottle.json. */
@@ -19,8 +21,9 @@ export async function loadManifest(file: string | undefined, cwd = process.cwd()
     const code = (error as NodeJS.ErrnoException).code;
     throw new BottleError(code === "ENOENT" ? `no manifest at ${absolute}` : `cannot read ${absolute}: ${code ?? String(error)}`, {
       code: "MANIFEST_NOT_FOUND",
-      hint: file ? "check the path given to -f" : "run bottle in the folder with bottle.json, pass -f FILE, or start from packages/manifest/bottle.example.json",
+      hint: file ? "check the path given to -f" : "run bottle in the folder with bottle.json, pass -f FILE, or write a starter one with `bottle init`",
     });
   }
-  return { manifest: parseManifest(text, { file: path.relative(cwd, absolute) || absolute }), file: absolute };
+  const display = path.relative(cwd, absolute) || absolute;
+  return { manifest: parseManifest(text, { file: display }), file: absolute, display };
 }

@@ -13,6 +13,7 @@ export {
   attachAgent,
   reloadBundle,
   doctor,
+  assertReady,
   type BottleStatus,
   type ContainerStatus,
   type LogsOptions,

@@ -1,7 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import { BottleError } from "@bottle/errors";
 import { LABELS, type BottlePlan } from "@bottle/plan";
-import { prepareStateDir, writeMetadata, writeSecretFiles, type BottleMetadata } from "@bottle/state";
+import { prepareStateDir, retireState, writeMetadata, writeSecretFiles, type BottleMetadata } from "@bottle/state";
 import { renderCompose, SERVICES, type RenderComposeOptions } from "./compose.js";
 import { DockerCli, commandError } from "./engine.js";
 import { tail, type DockerTools } from "./exec.js";
@@ -80,10 +80,14 @@ export async function launchBottle(plan: BottlePlan, options: LaunchOptions): Pr
     composeFile,
     networks: { ...plan.networks },
     containers: { ...plan.machines },
+    // Until the agent is fenced and provisioned, the bottle is "starting" and held by this
+    // process: `ls` does not list it as running, `exec` refuses it, and `cleanup` takes it
+    // for an orphan once this process is gone.
+    phase: "starting",
+    pid: process.pid,
     startedAt: new Date().toISOString(),
   };
   const holder = options.holderPid === undefined ? process.pid : options.holderPid;
-  if (holder !== null) metadata.pid = holder;
   // Written before anything exists in the engine, so `cleanup` can always judge leftovers.
   await writeMetadata(options.stateDir, metadata);
   progress({ step: "state", message: `state dir ${options.stateDir}` });
@@ -163,12 +167,24 @@ export async function launchBottle(plan: BottlePlan, options: LaunchOptions): Pr
       networks,
     };
     if (provisioned?.status === "fulfilled" && provisioned.value) handle.provision = provisioned.value;
+    // Written last: only now is the bottle usable (fenced, provisioned).
+    const { pid: _launcher, ...settled } = metadata;
+    await writeMetadata(options.stateDir, {
+      ...settled,
+      internalSubnet: networks.internal.subnet,
+      phase: "ready",
+      readyAt: new Date().toISOString(),
+      ...(holder !== null ? { pid: holder } : {}),
+    });
     progress({ step: "ready", message: `bottle ${plan.bottle} is ready` });
     return handle;
   } catch (error) {
     progress({ step: "teardown", message: "start failed: removing what was created", level: "warn" });
-    if (composeStarted || networks) await tearDownFailedStart(cli, plan, options.stateDir, networks ? [networks.internal.name, networks.egress.name] : []);
-    await writeMetadata(options.stateDir, { ...metadata, stoppedAt: new Date().toISOString(), pid: undefined }).catch(() => undefined);
+    if (composeStarted || networks) await tearDownFailedStart(cli, plan, options.stateDir, networks ? [networks.internal.id, networks.egress.id] : []);
+    const { pid: _pid, ...rest } = metadata;
+    await writeMetadata(options.stateDir, { ...rest, stoppedAt: new Date().toISOString() }).catch(() => undefined);
+    // The secrets were written for a bundle that no longer exists.
+    await retireState(options.stateDir).catch(() => undefined);
     throw error;
   }
 }

@@ -46,11 +46,12 @@ export async function createNetworks(cli: DockerCli, plan: BottlePlan, options: 
       }),
     ),
   );
-  const created = specs.filter((_, i) => results[i]!.status === "fulfilled").map(([name]) => name);
+  // By id: two networks of one name can exist (docker allows it), and a name would be ambiguous.
+  const created = results.flatMap((r) => (r.status === "fulfilled" && r.value.trim() ? [r.value.trim()] : []));
   try {
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;
-    const [internal, egress] = await Promise.all([inspectNetwork(cli, plan.networks.internal), inspectNetwork(cli, plan.networks.egress)]);
+    const [internal, egress] = await Promise.all(created.map((id) => inspectNetwork(cli, id))) as [NetworkInfo, NetworkInfo];
     return { internal, egress };
   } catch (error) {
     await removeNetworks(cli, created).catch(() => undefined);
@@ -68,7 +69,10 @@ export async function inspectNetwork(cli: DockerCli, name: string): Promise<Netw
   return { name: data.Name, id: data.Id, subnet: v4.Subnet, ...(v4.Gateway ? { gateway: v4.Gateway } : {}) };
 }
 
-/** Removes networks by name; a network that is already gone is not an error. Returns the names removed. */
+/**
+ * Removes networks, best given by id (a name can be ambiguous); a network that is already
+ * gone is not an error. Returns the references removed.
+ */
 export async function removeNetworks(cli: DockerCli, names: readonly string[]): Promise<string[]> {
   if (names.length === 0) return [];
   // One call for all (the common case); name by name only to sort out a partial failure.

@@ -1,8 +1,10 @@
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
 import type { Writable } from "node:stream";
 import { BottleError } from "@bottle/errors";
 import { DEFAULT_IMAGES, LABELS, type BottlePlan } from "@bottle/plan";
+import { bottlePhase, pidAlive, readMetadata, stateDirFor } from "@bottle/state";
 import { ROLE_LABEL, SERVICES, STATE_DIR_LABEL } from "./compose.js";
 import { checkEngine, detectCompose, DockerCli } from "./engine.js";
 import { DEFAULT_TOOLS, run, type DockerTools } from "./exec.js";
@@ -29,6 +31,12 @@ export interface BottleStatus {
   bottle: string;
   project?: string;
   stateDir?: string;
+  /**
+   * From the state dir's metadata: "ready" once fenced and provisioned; "starting" while a
+   * start runs; "interrupted" when that start died (an orphan for cleanup); "stopped".
+   * Undefined when there is no metadata. Only a "ready" bottle is running for anyone's use.
+   */
+  phase?: "ready" | "starting" | "interrupted" | "stopped";
   bundle?: ContainerStatus;
   agent?: ContainerStatus;
 }
@@ -60,19 +68,48 @@ export async function listBottles(options: Connect = {}): Promise<BottleStatus[]
     else if (role === SERVICES.agent) row.agent = status;
     rows.set(slug, row);
   }
+  for (const row of rows.values()) {
+    const metadata = await readMetadata(row.stateDir ?? stateDirFor(row.slug));
+    if (metadata) row.phase = bottlePhase(metadata, pidAlive);
+  }
   return [...rows.values()].sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0));
 }
 
 /** The container of one role of a bottle, found by labels. */
 export async function findContainer(cli: DockerCli, slug: string, role: keyof typeof SERVICES): Promise<string> {
-  const out = await cli.dockerOk(["ps", "-a", "--filter", `label=${LABELS.slug}=${slug}`, "--filter", `label=${ROLE_LABEL}=${role}`, "--format", "{{.Names}}"], {
-    what: "finding the container",
-  });
-  const name = out.split("\n").find(Boolean);
-  if (!name) {
+  return (await findContainerWithState(cli, slug, role)).name;
+}
+
+async function findContainerWithState(cli: DockerCli, slug: string, role: keyof typeof SERVICES): Promise<{ name: string; stateDir: string }> {
+  const out = await cli.dockerOk(
+    ["ps", "-a", "--filter", `label=${LABELS.slug}=${slug}`, "--filter", `label=${ROLE_LABEL}=${role}`, "--format", `{{.Names}}\t{{.Label "${STATE_DIR_LABEL}"}}`],
+    { what: "finding the container" },
+  );
+  const line = out.split("\n").find(Boolean);
+  if (!line) {
     throw new BottleError(`bottle ${slug} has no ${role} container`, { code: "BOTTLE_NOT_RUNNING", hint: "Start it with `bottle start`; `bottle ls` lists running bottles." });
   }
-  return name;
+  const [name, stateDir] = line.split("\t");
+  return { name: name!, stateDir: stateDir || stateDirFor(slug) };
+}
+
+/** Throws BOTTLE_NOT_READY unless the bottle finished starting (its agent is fenced and provisioned). */
+export async function assertReady(slug: string, stateDir: string = stateDirFor(slug)): Promise<void> {
+  const metadata = await readMetadata(stateDir);
+  if (!metadata) return; // not started by this CLI (e.g. a test's own state dir elsewhere)
+  const phase = bottlePhase(metadata, pidAlive);
+  if (phase === "ready") return;
+  throw new BottleError(
+    phase === "starting"
+      ? `bottle ${slug} is still starting: its agent is not fenced and provisioned yet`
+      : phase === "interrupted"
+        ? `bottle ${slug} did not finish starting (the start was interrupted); it is not fenced and provisioned`
+        : `bottle ${slug} is stopped`,
+    {
+      code: "BOTTLE_NOT_READY",
+      hint: phase === "starting" ? "Wait for `bottle start` to finish." : "Remove it with `bottle cleanup` (or `bottle stop`), then start it again.",
+    },
+  );
 }
 
 export interface LogsOptions extends Connect {
@@ -129,7 +166,9 @@ export interface ExecOptions extends Connect {
 /** Runs a command in the agent with inherited stdio (`docker exec -i [-t] -u node …`); resolves with its exit code. */
 export async function execInAgent(slug: string, command: readonly string[], options: ExecOptions = {}): Promise<number> {
   const cli = await connect(options);
-  const container = await findContainer(cli, slug, SERVICES.agent);
+  const { name: container, stateDir } = await findContainerWithState(cli, slug, SERVICES.agent);
+  // Nothing runs in an agent that is not yet (or never was) fenced and provisioned.
+  await assertReady(slug, stateDir);
   return dockerExecInherit(cli, container, command, { user: options.user ?? "node", ...(options.workdir ? { workdir: options.workdir } : {}), ...(options.tty !== undefined ? { tty: options.tty } : {}) });
 }
 
@@ -148,19 +187,58 @@ export async function attachAgent(plan: BottlePlan, options: AttachOptions = {})
   const cli = await connect(options);
   return dockerExecInherit(cli, plan.machines.agent, options.command ?? plan.agent.command, {
     user: plan.agent.user,
-    workdir: plan.agent.workspace?.guestPath ?? plan.agent.home,
+    workdir: plan.agent.workdir,
     ...(options.tty !== undefined ? { tty: options.tty } : {}),
   });
 }
 
+/**
+ * `docker exec` does not end the process it started when the client goes away (a closed
+ * terminal, a killed CLI): it would keep running in the agent. So the command runs under a
+ * small wrapper that records its session id (every `docker exec` process leads its own
+ * session), and when the client ends — or this process is told to hang up or terminate —
+ * the whole session in the container gets SIGHUP, then SIGKILL. The kill runs as the
+ * command's user, so a tampered pid file can reach nothing but that user's processes.
+ */
 function dockerExecInherit(cli: DockerCli, container: string, command: readonly string[], options: { user: string; workdir?: string; tty?: boolean }): Promise<number> {
   const tty = options.tty ?? Boolean(process.stdin.isTTY);
-  const args = ["exec", "-i", ...(tty ? ["-t"] : []), "-u", options.user, ...(options.workdir ? ["-w", options.workdir] : []), container, ...command];
+  const pidFile = `/tmp/.bottle-session-${randomBytes(6).toString("hex")}`;
+  const wrapped = ["sh", "-c", 'echo $$ > "$1"; shift; exec "$@"', "sh", pidFile, ...command];
+  const args = ["exec", "-i", ...(tty ? ["-t"] : []), "-u", options.user, ...(options.workdir ? ["-w", options.workdir] : []), container, ...wrapped];
   return new Promise<number>((resolve, reject) => {
     const child = spawn(cli.tools.docker, args, { stdio: "inherit" });
-    child.on("error", reject);
-    child.on("close", (code, signal) => resolve(code ?? (signal ? 128 + (signalNumbers[signal] ?? 1) : 1)));
+    const hangUp = (signal: NodeJS.Signals) => () => {
+      child.kill(signal);
+    };
+    const onHup = hangUp("SIGHUP");
+    const onTerm = hangUp("SIGTERM");
+    process.on("SIGHUP", onHup);
+    process.on("SIGTERM", onTerm);
+    child.on("error", (error) => {
+      process.off("SIGHUP", onHup);
+      process.off("SIGTERM", onTerm);
+      reject(error);
+    });
+    child.on("close", (code, signal) => {
+      process.off("SIGHUP", onHup);
+      process.off("SIGTERM", onTerm);
+      void endSession(cli, container, options.user, pidFile).finally(() => resolve(code ?? (signal ? 128 + (signalNumbers[signal] ?? 1) : 1)));
+    });
   });
+}
+
+/** Ends what is left of an exec session in the container (see dockerExecInherit). */
+export const END_SESSION_SCRIPT = `f="$1"; [ -f "$f" ] || exit 0
+sid=$(cat "$f"); rm -f "$f"
+case "$sid" in ''|*[!0-9]*) exit 0 ;; esac
+[ "$sid" -gt 1 ] || exit 0
+pkill -HUP -s "$sid" 2>/dev/null || true
+for i in 1 2 3 4 5 6 7 8 9 10; do pgrep -s "$sid" >/dev/null 2>&1 || exit 0; sleep 0.2; done
+pkill -KILL -s "$sid" 2>/dev/null || true
+`;
+
+async function endSession(cli: DockerCli, container: string, user: string, pidFile: string): Promise<void> {
+  await run(cli.tools.docker, ["exec", "-u", user, container, "sh", "-c", END_SESSION_SCRIPT, "sh", pidFile], { timeoutMs: 15_000 }).catch(() => undefined);
 }
 
 const signalNumbers: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
@@ -207,7 +285,7 @@ export async function doctor(options: { tools?: DockerTools; images?: string[] }
       checks.push(
         result.exitCode === 0
           ? { name: `image ${image}`, ok: true, detail: result.stdout.slice(0, 19) }
-          : { name: `image ${image}`, ok: false, detail: "not found in the local engine", hint: "Build the bottle images (see images/ in the bottle repository)." },
+          : { name: `image ${image}`, ok: false, detail: "not found in the local engine", hint: "Build the images: `bottle build` (or `bottle build --offline-base` without a registry)." },
       );
     }
   }

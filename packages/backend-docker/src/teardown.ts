@@ -1,7 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { LABELS, type BottlePlan } from "@bottle/plan";
-import { prepareStateDir, readMetadata, retireState, stateDirFor, writeMetadata } from "@bottle/state";
+import { bottlePhase, prepareStateDir, readMetadata, retireState, stateDirFor, writeMetadata, type BottleMetadata } from "@bottle/state";
 import { ROLE_LABEL, STATE_DIR_LABEL } from "./compose.js";
 import { checkEngine, DockerCli } from "./engine.js";
 import { DEFAULT_TOOLS, type DockerTools } from "./exec.js";
@@ -58,17 +58,20 @@ export async function stopBottle(plan: BottlePlan, options: StopOptions = {}): P
     report.logFile = await writeContainerLogs(cli, present, stateDir);
     progress({ step: "teardown", message: `logs saved to ${report.logFile}` });
   }
-  const networkNames = [plan.networks.internal, plan.networks.egress, ...labelledNetworks.map((n) => n.name)].filter(unique);
+  // The bottle's networks are the ones labelled with its slug, removed by id: a name could
+  // be ambiguous (two networks of one name) and then nothing would remove either.
+  const networkIds = labelledNetworks.map((n) => n.id).filter(unique);
+  const nameOf = new Map(labelledNetworks.map((n) => [n.id, n.name]));
   // A stopped container no longer holds an endpoint: its removal and the networks' go
   // together. Whatever the first network attempt left is retried once the containers are gone.
   await stopContainers(cli, present, { stopTimeoutS: 10 });
   const [, early] = await Promise.all([
     present.length ? cli.dockerOk(["rm", "-f", "-v", ...present.map((c) => c.id)], { what: "removing containers" }) : undefined,
-    cli.docker(["network", "rm", ...networkNames]),
+    networkIds.length ? cli.docker(["network", "rm", ...networkIds]) : { exitCode: 0, stdout: "", stderr: "" },
   ]);
-  const removedEarly = early.exitCode === 0 ? networkNames : networkNames.filter((name) => early.stdout.split("\n").some((line) => line.trim() === name));
+  const removedEarly = early.exitCode === 0 ? networkIds : networkIds.filter((id) => early.stdout.split("\n").some((line) => line.trim() === id));
   report.containers = present.map((c) => c.name);
-  report.networks = [...removedEarly, ...(await removeNetworks(cli, networkNames.filter((name) => !removedEarly.includes(name))))];
+  report.networks = [...removedEarly, ...(await removeNetworks(cli, networkIds.filter((id) => !removedEarly.includes(id))))].map((id) => nameOf.get(id) ?? id);
   progress({ step: "teardown", message: `removed ${report.containers.length} container(s), ${report.networks.length} network(s)` });
 
   const metadata = await readMetadata(stateDir);
@@ -100,7 +103,7 @@ async function stopContainers(cli: DockerCli, containers: readonly LabelledObjec
  * Removes everything of a bottle that failed to start, by label: logs saved first, then
  * containers (short stop timeout), then networks. Never throws.
  */
-export async function tearDownFailedStart(cli: DockerCli, plan: BottlePlan, stateDir: string, networks: readonly string[]): Promise<void> {
+export async function tearDownFailedStart(cli: DockerCli, plan: BottlePlan, stateDir: string, networkIds: readonly string[]): Promise<void> {
   const present = await containersBySlug(cli, plan.slug).catch(() => [] as LabelledObject[]);
   if (present.length) {
     await writeContainerLogs(cli, present, stateDir).catch(() => undefined);
@@ -109,7 +112,8 @@ export async function tearDownFailedStart(cli: DockerCli, plan: BottlePlan, stat
     await removeContainersBySlug(cli, plan.slug).catch(() => undefined);
   }
   const labelled = await networksBySlug(cli, plan.slug).catch(() => [] as LabelledObject[]);
-  await removeNetworks(cli, [...networks, ...labelled.map((n) => n.name)].filter(unique)).catch(() => undefined);
+  // by id (see stopBottle)
+  await removeNetworks(cli, [...networkIds, ...labelled.map((n) => n.id)].filter(unique)).catch(() => undefined);
 }
 
 /**
@@ -204,12 +208,17 @@ export interface CleanupReport {
   bottles: Array<{ slug: string; reason: string }>;
   containers: string[];
   networks: string[];
+  /** Orphans that could not be removed (cleanup went on with the others). */
+  failures: Array<{ slug: string; error: string }>;
 }
 
 /**
  * Removes containers and networks labelled `dev.bottle.managed=true` whose bottle nobody
- * holds any more. A bottle is kept while the CLI PID in its metadata.json runs, and a
- * detached bottle (no PID) is kept while it has containers. Found by labels, never by name.
+ * holds any more, and retires their state (secrets removed). A bottle is kept while the
+ * CLI PID in its metadata.json runs; a detached bottle (no PID) while it has containers; a
+ * bottle still starting while the process starting it runs (once that process is gone, a
+ * start that never finished is an orphan). Found by labels and removed by id, never by
+ * name. A failure on one bottle is reported and the others are still cleaned.
  */
 export async function cleanupOrphans(options: CleanupOptions = {}): Promise<CleanupReport> {
   const cli = options.cli ?? (await DockerCli.connect(options.tools));
@@ -217,34 +226,53 @@ export async function cleanupOrphans(options: CleanupOptions = {}): Promise<Clea
   const filters = { [LABELS.managed]: "true", ...options.labels };
   const containers = await listLabelled(cli, "container", filters);
   const networks = await listLabelled(cli, "network", filters);
-  const report: CleanupReport = { bottles: [], containers: [], networks: [] };
+  const report: CleanupReport = { bottles: [], containers: [], networks: [], failures: [] };
 
   const slugs = [...new Set([...containers, ...networks].map((o) => o.slug))].sort();
   for (const slug of slugs) {
     const own = { containers: containers.filter((c) => c.slug === slug), networks: networks.filter((n) => n.slug === slug) };
     const stateDir = [...own.containers, ...own.networks].find((o) => o.stateDir)?.stateDir ?? (slug ? stateDirFor(slug) : undefined);
     const metadata = stateDir ? await readMetadata(stateDir) : undefined;
-    let reason: string | undefined;
-    if (!slug) reason = "no bottle slug label";
-    else if (!metadata) reason = "no metadata.json (state dir gone)";
-    else if (metadata.pid !== undefined) reason = isAlive(metadata.pid) ? undefined : `holder process ${metadata.pid} is gone`;
-    else if (own.containers.length === 0) reason = "detached bottle without containers";
+    const reason = orphanReason(slug, metadata, own.containers.length, isAlive);
     if (!reason) continue;
 
-    report.bottles.push({ slug, reason });
-    if (own.containers.length) {
-      await cli.dockerOk(["rm", "-f", "-v", ...own.containers.map((c) => c.id)], { what: "removing orphaned containers" });
-      report.containers.push(...own.containers.map((c) => c.name));
+    try {
+      if (own.containers.length) {
+        await cli.dockerOk(["rm", "-f", "-v", ...own.containers.map((c) => c.id)], { what: "removing orphaned containers" });
+        report.containers.push(...own.containers.map((c) => c.name));
+      }
+      const nameOf = new Map(own.networks.map((n) => [n.id, n.name]));
+      report.networks.push(...(await removeNetworks(cli, own.networks.map((n) => n.id))).map((id) => nameOf.get(id) ?? id));
+      if (metadata && stateDir) {
+        const { pid: _pid, ...rest } = metadata;
+        await writeMetadata(stateDir, { ...rest, stoppedAt: rest.stoppedAt ?? new Date().toISOString() });
+        await retireState(stateDir);
+      }
+      report.bottles.push({ slug, reason });
+      options.onProgress?.({ step: "teardown", message: `removed leftovers of ${slug || "an unlabelled bottle"}: ${reason}` });
+    } catch (error) {
+      report.failures.push({ slug, error: (error as Error).message });
+      options.onProgress?.({ step: "teardown", message: `could not remove the leftovers of ${slug || "an unlabelled bottle"}: ${(error as Error).message}`, level: "warn" });
     }
-    report.networks.push(...(await removeNetworks(cli, own.networks.map((n) => n.name))));
-    if (metadata && stateDir) {
-      const { pid: _pid, ...rest } = metadata;
-      await writeMetadata(stateDir, { ...rest, stoppedAt: rest.stoppedAt ?? new Date().toISOString() }).catch(() => undefined);
-      await retireState(stateDir);
-    }
-    options.onProgress?.({ step: "teardown", message: `removed leftovers of ${slug || "an unlabelled bottle"}: ${reason}` });
   }
   return report;
+}
+
+/** Why a bottle's containers/networks are orphaned, or undefined when someone holds it. */
+function orphanReason(slug: string, metadata: BottleMetadata | undefined, containerCount: number, isAlive: (pid: number) => boolean): string | undefined {
+  if (!slug) return "no bottle slug label";
+  if (!metadata) return "no metadata.json (state dir gone)";
+  switch (bottlePhase(metadata, isAlive)) {
+    case "starting":
+      return undefined;
+    case "interrupted":
+      return metadata.pid !== undefined ? `its start did not finish (process ${metadata.pid} is gone)` : "its start did not finish";
+    case "stopped":
+      return "marked stopped";
+    case "ready":
+      if (metadata.pid !== undefined) return isAlive(metadata.pid) ? undefined : `holder process ${metadata.pid} is gone`;
+      return containerCount === 0 ? "detached bottle without containers" : undefined;
+  }
 }
 
 function pidAlive(pid: number): boolean {

@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 
-export type AuditDecision = "allow" | "deny" | "block-leak" | "block-pattern" | "error";
+export type AuditDecision = "allow" | "redact" | "deny" | "block-leak" | "block-pattern" | "error";
 
 /** One line of `audit/egress.jsonl`. Never carries secret values, query strings or bodies. */
 export interface AuditRecord {
@@ -21,6 +21,8 @@ export interface AuditRecord {
   durationMs: number;
   /** Why a request was refused: `host`, `method`, `path`, a secret id, a secretlint rule id. */
   reason?: string;
+  /** `redact`: findings replaced by markers before forwarding, by secretlint rule id or secret id (never values). */
+  redactions?: Array<{ kind: "pattern" | "secret"; id: string; count: number }>;
 }
 
 export interface AuditTrail {

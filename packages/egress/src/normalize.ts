@@ -24,6 +24,8 @@ export interface DecodedBody {
   bytes: Buffer;
   /** The bytes as text in the declared (or detected) charset. */
   text: string;
+  /** `text` is the UTF-8 reading of `bytes` (no other charset declared or detected). */
+  utf8: boolean;
 }
 
 /** The views of a text a receiver may see; the first is `text` itself. */
@@ -114,7 +116,7 @@ export function decodeBody(body: Buffer, headers: { "content-encoding"?: string 
     if (typeof decoded === "string") return decoded;
     bytes = decoded;
   }
-  return { bytes, text: bytesToText(bytes, charsetOf(headers["content-type"])) };
+  return { bytes, ...readText(bytes, charsetOf(headers["content-type"])) };
 }
 
 function headerList(value: string | string[] | undefined): string[] {
@@ -155,18 +157,22 @@ export function charsetOf(contentType: string | undefined): string | undefined {
 
 /** Bytes as text: the declared charset when it is one we know, else UTF-16 by BOM, else UTF-8. */
 export function bytesToText(bytes: Buffer, charset: string | undefined): string {
-  if (charset) {
+  return readText(bytes, charset).text;
+}
+
+function readText(bytes: Buffer, charset: string | undefined): { text: string; utf8: boolean } {
+  if (charset && charset !== "utf-8" && charset !== "utf8") {
     try {
-      return new TextDecoder(charset).decode(bytes);
+      return { text: new TextDecoder(charset).decode(bytes), utf8: false };
     } catch {
       // Unknown label: fall through to detection.
     }
   }
-  if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder("utf-16le").decode(bytes);
-  if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder("utf-16be").decode(bytes);
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return { text: new TextDecoder("utf-16le").decode(bytes), utf8: false };
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return { text: new TextDecoder("utf-16be").decode(bytes), utf8: false };
   const utf16 = utf16Order(bytes);
-  if (utf16) return new TextDecoder(utf16).decode(bytes);
-  return bytes.toString("utf8");
+  if (utf16) return { text: new TextDecoder(utf16).decode(bytes), utf8: false };
+  return { text: bytes.toString("utf8"), utf8: true };
 }
 
 /** UTF-16 without a BOM: NUL in (nearly) every other byte, as ASCII-range text has. */

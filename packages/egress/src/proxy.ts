@@ -10,11 +10,12 @@ import { loadBottleCa, mintLeafCertificate, type BottleCa } from "@bottle/ca";
 import { BottleError } from "@bottle/errors";
 import { openAuditTrail, nullAuditTrail, type AuditDecision, type AuditRecord, type AuditTrail } from "./audit.js";
 import { createLeakDetector, type LeakDetector } from "./leaks.js";
+import { inspectRequest } from "./inspect.js";
 import { findMethodOverride } from "./method-override.js";
-import { decodeBody, percentDecode, type BodyRefusal } from "./normalize.js";
+import { decodeBody, type BodyRefusal } from "./normalize.js";
 import { createFrameRelay, type FrameRelay } from "./websocket-inspect.js";
 import { matchRoute, parseRoutesFile, routesForAuthority, type DenyReason, type EgressRoutePlan } from "./routes.js";
-import { DEFAULT_SCAN_LIMIT, scanForSecrets, urlWorthScanning } from "./scan.js";
+import { DEFAULT_SCAN_LIMIT } from "./scan.js";
 
 export interface EgressProxyOptions {
   /** Address to listen on; default 127.0.0.1. */
@@ -37,7 +38,7 @@ export interface EgressProxyOptions {
   auditMaxBytes?: number;
   /** Request bodies larger than this get 413 (default 32 MiB). */
   maxBodyBytes?: number;
-  /** Bytes of a body given to the pattern scanner (default 1 MiB). */
+  /** Bytes of a body given to the pattern scanner (default 4 MiB). */
   scanLimitBytes?: number;
   /**
    * TEST ONLY: resolve these host names to these addresses instead of asking DNS
@@ -194,14 +195,15 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     }
     const route = match.route;
 
-    const body = await readBody(req, maxBody);
-    if (body === "too-large") {
+    const read = await readBody(req, maxBody);
+    if (read === "too-large") {
       res.setHeader("connection", "close");
       sendText(res, 413, `bottle egress: request body larger than ${maxBody} bytes.\n`, id, "deny");
       req.resume();
       return record("deny", 413, route.id, { reason: "body-too-large" });
     }
-    if (body === "aborted") return record("error", 0, route.id, { reason: "client-aborted" });
+    if (read === "aborted") return record("error", 0, route.id, { reason: "client-aborted" });
+    let body = read;
     const override = route.methods.length > 0 ? findMethodOverride(req.rawHeaders, target.path, body) : undefined;
     if (override !== undefined) {
       sendText(res, 403, overrideText(shown, method, override), id, "deny");
@@ -213,18 +215,21 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
       sendText(res, 403, uninspectableText(shown, decoded), id, "block-leak");
       return record("block-leak", 403, route.id, { reason: decoded, bytesIn: body.length });
     }
-    const bodyLeak = [...(decoded.bytes === body ? [] : cfg.detector.findInBuffer(body)), ...cfg.detector.findInDecoded(decoded.bytes, decoded.text)].find((s) => !allowedSecrets.has(s));
-    if (bodyLeak !== undefined) {
+    const inspection = await inspectRequest({ route, path: target.path, body, decoded, secrets: cfg.secrets, detector: cfg.detector, allowedSecrets, scanLimit });
+    if (inspection.verdict === "block-leak") {
       sendText(res, 403, leakText(shown), id, "block-leak");
-      return record("block-leak", 403, route.id, { reason: bodyLeak, bytesIn: body.length });
+      return record("block-leak", 403, route.id, { reason: inspection.reason, bytesIn: body.length });
     }
-    if (route.scan) {
-      const finding = await patternFinding(target.path, decoded.text, scanLimit);
-      if (finding) {
-        sendText(res, 403, patternText(shown, finding), id, "block-pattern");
-        return record("block-pattern", 403, route.id, { reason: finding, bytesIn: body.length });
-      }
+    if (inspection.verdict === "block-pattern") {
+      sendText(res, 403, patternText(shown, inspection.reason), id, "block-pattern");
+      return record("block-pattern", 403, route.id, { reason: inspection.reason, bytesIn: body.length });
     }
+    const redactions = inspection.redactions;
+    if (inspection.path !== target.path) {
+      target.path = inspection.path;
+      target.pathname = pathOnly(inspection.path);
+    }
+    body = inspection.body;
     const headers = upstreamHeaders(req.rawHeaders, target, route, cfg.secrets);
     if (typeof headers === "string") {
       sendText(res, 502, `bottle egress: route ${route.id} needs secret "${headers}", which is not configured.\n`, id, "error");
@@ -241,7 +246,9 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     const finish = (decision: AuditDecision, reason?: string) => {
       if (done) return;
       done = true;
-      record(decision, status, route.id, { bytesIn: body.length, bytesOut, ...(reason ? { reason } : {}) });
+      // A forwarded request that had findings replaced is recorded as `redact`, with what and how often.
+      const redacted = decision === "allow" && redactions.length > 0;
+      record(redacted ? "redact" : decision, status, route.id, { bytesIn: body.length, bytesOut, ...(reason ? { reason } : {}), ...(redactions.length > 0 ? { redactions } : {}) });
     };
     const upReq = upstream.request(target, method, headers);
     upReq.on("response", (upRes) => {
@@ -618,7 +625,8 @@ function parseSecrets(text: string): Record<string, string> {
   if (typeof data !== "object" || data === null || Array.isArray(data)) {
     throw new BottleError("Invalid egress secrets file: expected an object of id → value.", { code: "EGRESS_SECRETS_INVALID" });
   }
-  const out: Record<string, string> = {};
+  // No prototype: a route naming the secret "constructor" or "__proto__" finds nothing.
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [id, value] of Object.entries(data)) {
     if (typeof value !== "string" || value.includes("\0")) {
       throw new BottleError(`Invalid egress secrets file: the value of "${id}" must be a string without NUL bytes.`, {
@@ -679,7 +687,8 @@ function upstreamHeaders(rawHeaders: string[], target: Target, route: EgressRout
       for (const t of rawHeaders[i + 1]!.split(",")) connectionTokens.add(t.trim().toLowerCase());
     }
   }
-  const injectedNames = new Set(route.inject.map((i) => i.header));
+  // Injected headers replace the agent's; stripped ones (credentials on the model route) are dropped.
+  const injectedNames = new Set([...route.inject.map((i) => i.header), ...(route.stripHeaders ?? [])]);
   const out: string[] = [];
   const defaultPort = target.scheme === "https" ? 443 : 80;
   out.push("host", target.port === defaultPort ? hostForHeader(target.host) : `${hostForHeader(target.host)}:${target.port}`);
@@ -764,20 +773,6 @@ function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | "too
     req.once("aborted", () => resolve("aborted"));
     req.once("error", () => resolve("aborted"));
   });
-}
-
-async function patternFinding(path: string, bodyText: string, limit: number): Promise<string | undefined> {
-  // The URL as the receiver decodes it: a token hidden behind percent escapes is scanned too.
-  const url = percentDecode(path);
-  if (urlWorthScanning(url) || urlWorthScanning(path)) {
-    const hit = (await scanForSecrets(url === path ? path : `${path}\n${url}`))[0];
-    if (hit) return hit.ruleId;
-  }
-  if (bodyText.length > 0) {
-    const hit = (await scanForSecrets(bodyText.slice(0, limit)))[0];
-    if (hit) return hit.ruleId;
-  }
-  return undefined;
 }
 
 function firstData(socket: net.Socket): Promise<Buffer | undefined> {

@@ -98,6 +98,7 @@ describe("parseRoutesFile", () => {
     ["wrong version", { version: 2, routes: [] }],
     ["routes not an array", { version: 1, routes: {} }],
     ["bad host", { version: 1, routes: [{ ...anthropic, host: "http://x" }] }],
+    ...["1.2.3", "123", "*.4", `${"a.".repeat(126)}com`].map((host): [string, unknown] => [`host ${host.slice(0, 12)}`, { version: 1, routes: [{ ...anthropic, host }] }]),
     ["bad port", { version: 1, routes: [{ ...anthropic, ports: [0] }] }],
     ["lower-case method", { version: 1, routes: [{ ...anthropic, methods: ["get"] }] }],
     ["relative path", { version: 1, routes: [{ ...anthropic, paths: ["v1"] }] }],
@@ -106,6 +107,18 @@ describe("parseRoutesFile", () => {
     ["missing scan", { version: 1, routes: [{ ...anthropic, scan: undefined }] }],
     ["unknown onFinding", { version: 1, routes: [{ ...anthropic, onFinding: "drop" }] }],
   ];
+  it("accepts exactly the hosts the manifest accepts (one shared rule)", async () => {
+    const { isHostPattern } = await import("@bottle/manifest");
+    for (const host of ["api.example.com", "*.example.com", "10.0.0.1", "fd00::1", "my_host.internal", "1.2.3", "*.4", "a..b"]) {
+      let accepted = true;
+      try {
+        parseRoutesFile(JSON.stringify({ version: 1, routes: [{ ...anthropic, host }] }));
+      } catch {
+        accepted = false;
+      }
+      expect(accepted, host).toBe(isHostPattern(host));
+    }
+  });
   it("reads a route without onFinding (files written before redaction) as blocking", () => {
     const { onFinding: _omitted, ...old } = anthropic;
     expect(parseRoutesFile(JSON.stringify({ version: 1, routes: [old] })).routes[0]!.onFinding).toBe("block");

@@ -1,4 +1,5 @@
 import { BottleError } from "@bottle/errors";
+import { HOST_PATTERN_DESCRIPTION, isHostPattern } from "@bottle/manifest";
 import type { BottlePlan, EgressRoutePlan, HeaderInjection } from "@bottle/plan";
 
 export type { EgressRoutePlan, HeaderInjection };
@@ -49,7 +50,7 @@ function parseRoute(raw: unknown, at: string): EgressRoutePlan {
   if (typeof id !== "string" || id.length === 0) throw invalid(`${at}.id must be a non-empty string`);
   const host = raw["host"];
   if (typeof host !== "string" || !isHostPattern(host)) {
-    throw invalid(`${at}.host must be a host name, an IP address or "*.domain" (got ${JSON.stringify(host)})`);
+    throw invalid(`${at}.host must be ${HOST_PATTERN_DESCRIPTION} (got ${JSON.stringify(host)})`);
   }
   const ports = raw["ports"];
   if (!Array.isArray(ports) || !ports.every((p) => Number.isInteger(p) && p > 0 && p < 65536)) {
@@ -82,7 +83,22 @@ function parseRoute(raw: unknown, at: string): EgressRoutePlan {
   if (onFinding !== "block" && onFinding !== "redact") throw invalid(`${at}.onFinding must be "block" or "redact"`);
   const scheme = raw["scheme"] ?? "https";
   if (scheme !== "https" && scheme !== "http") throw invalid(`${at}.scheme must be "https" or "http"`);
-  return normalizeRoute({ id, host, ports: ports as number[], methods, paths, inject, passthrough, scan, onFinding, ...(scheme === "http" ? { scheme } : {}) });
+  // Absent in routes files written before header stripping existed: nothing stripped.
+  const stripHeaders = raw["stripHeaders"] === undefined ? [] : stringArray(raw["stripHeaders"], `${at}.stripHeaders`);
+  if (!stripHeaders.every((h) => /^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(h))) throw invalid(`${at}.stripHeaders must be lower-case header names`);
+  return normalizeRoute({
+    id,
+    host,
+    ports: ports as number[],
+    methods,
+    paths,
+    inject,
+    ...(stripHeaders.length > 0 ? { stripHeaders } : {}),
+    passthrough,
+    scan,
+    onFinding,
+    ...(scheme === "http" ? { scheme } : {}),
+  });
 }
 
 function normalizeRoute(r: EgressRoutePlan): EgressRoutePlan {
@@ -93,18 +109,12 @@ function normalizeRoute(r: EgressRoutePlan): EgressRoutePlan {
     methods: [...r.methods],
     paths: [...r.paths],
     inject: r.inject.map((i) => ({ header: i.header, secret: i.secret, prefix: i.prefix })),
+    ...(r.stripHeaders && r.stripHeaders.length > 0 ? { stripHeaders: [...r.stripHeaders] } : {}),
     passthrough: r.passthrough,
     scan: r.scan,
     onFinding: r.onFinding,
     ...(r.scheme === "http" ? { scheme: "http" as const } : {}),
   };
-}
-
-function isHostPattern(host: string): boolean {
-  const name = host.startsWith("*.") ? host.slice(2) : host;
-  if (/^[\d.]+$/.test(name)) return !host.startsWith("*.") && /^(\d{1,3}\.){3}\d{1,3}$/.test(name);
-  if (name.includes(":")) return !host.startsWith("*.") && /^[0-9a-fA-F:]+$/.test(name);
-  return /^(?=.{1,253}$)([a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?)(\.[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?)*$/.test(name);
 }
 
 function stringArray(value: unknown, at: string): string[] {

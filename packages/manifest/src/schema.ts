@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { HOST_PATTERN_DESCRIPTION, isExtraHostName, isHostPattern } from "./hosts.js";
 
 /** A host secret reference: the name of an env var or a file path on the host. Never a value. */
 export const SecretRefSchema = z.union([
@@ -12,11 +13,10 @@ export const HeaderInjectionSchema = z.strictObject({
   prefix: z.string().default("").describe("Text put before the value, e.g. \"Bearer \"."),
 });
 
-const hostPattern = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"] as const;
 
 export const RouteSchema = z.strictObject({
-  host: z.string().toLowerCase().regex(hostPattern, "a host name like api.example.com or a wildcard like *.example.com").describe("Exact host or `*.` wildcard (matches one or more labels)."),
+  host: z.string().toLowerCase().refine(isHostPattern, HOST_PATTERN_DESCRIPTION).describe("Exact host or `*.` wildcard (matches one or more labels)."),
   ports: z.array(z.number().int().min(1).max(65535)).default([443]).describe("Allowed destination ports."),
   methods: z.array(z.enum(METHODS)).default([]).describe("Allowed methods; empty means any."),
   paths: z.array(z.string().startsWith("/")).default([]).describe("Allowed path prefixes; empty means any."),
@@ -33,13 +33,13 @@ export const GitUpstreamSchema = z.strictObject({
   credential: SecretRefSchema.optional().describe("SSH private key file, or HTTPS token (env or file)."),
   username: z.string().default("x-access-token").describe("User name sent with an HTTPS token."),
   knownHostKey: z.string().optional().describe("Pinned known_hosts line(s) for SSH upstreams; required for ssh."),
-  extraHosts: z.record(z.string(), z.ipv4().or(z.ipv6())).default({}).describe("host → IP entries for the gate's /etc/hosts."),
+  extraHosts: z.record(z.string().refine(isExtraHostName, "a host name (no wildcard, no address)"), z.ipv4().or(z.ipv6())).default({}).describe("host → IP entries for the gate's /etc/hosts."),
   protectedBranches: z.array(z.string()).default(["main", "master"]).describe("Branches that may not be deleted or force-pushed."),
   allowedRefs: z.array(z.string()).default([]).describe("Ref patterns a push may update (e.g. refs/heads/agent/*); empty means all."),
 });
 
 export const AgentSchema = z.strictObject({
-  image: z.string().default("bottle/agent:latest"),
+  image: z.string().min(1).optional().describe("Agent image; default: the agent image the CLI builds (`bottle build`), tagged with its version."),
   command: z.array(z.string()).min(1).default(["claude"]).describe("Command attached after provisioning."),
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}).describe("Plain (non-secret) environment for the agent."),
   cpus: z.number().positive().optional(),
@@ -47,6 +47,17 @@ export const AgentSchema = z.strictObject({
   prompt: z.string().optional().describe("Host file with the agent's system prompt."),
   skills: z.array(z.string()).default([]).describe("Host folders copied into ~/.claude/skills."),
 });
+
+export const ModelSchema = z
+  .strictObject({
+    auth: z.enum(["api-key", "oauth-token"]).describe("`api-key`: an Anthropic API key (egress sets `x-api-key`). `oauth-token`: a Claude subscription token from `claude setup-token` (egress sets `authorization: Bearer`)."),
+    credential: SecretRefSchema.describe("Where the real key or token lives on the host. The agent only gets a placeholder."),
+    baseUrl: z
+      .url({ protocol: /^https$/, error: "an https:// URL like https://llm-gateway.example.com" })
+      .optional()
+      .describe("A company LLM gateway that speaks the Anthropic API, instead of https://api.anthropic.com (sets ANTHROPIC_BASE_URL in the agent)."),
+  })
+  .describe("The credential Claude Code uses for the model. bottle adds the route, injects the credential at egress and gives the agent a placeholder.");
 
 export const WorkspaceSchema = z.strictObject({
   path: z.string().default(".").describe("Host folder for the agent's workspace (relative to the manifest)."),
@@ -64,6 +75,7 @@ export const BottleSchema = z.strictObject({
   description: z.string().optional(),
   backend: z.enum(["docker", "smolvm"]).default("docker"),
   agent: AgentSchema.prefault({}),
+  model: ModelSchema.optional(),
   workspace: WorkspaceSchema.optional(),
   egress: z.strictObject({ routes: z.array(RouteSchema).default([]) }).prefault({}).describe("Default deny: only these routes leave."),
   pipelock: PipelockSchema.prefault({}),
@@ -81,6 +93,7 @@ export type Manifest = z.output<typeof ManifestSchema>;
 export type ManifestInput = z.input<typeof ManifestSchema>;
 export type BottleSpec = z.output<typeof BottleSchema>;
 export type RouteSpec = z.output<typeof RouteSchema>;
+export type ModelSpec = z.output<typeof ModelSchema>;
 export type GitUpstreamSpec = z.output<typeof GitUpstreamSchema>;
 export type SecretRef = z.output<typeof SecretRefSchema>;
 export type HeaderInjectionSpec = z.output<typeof HeaderInjectionSchema>;

@@ -15,8 +15,9 @@ import {
   PROXY_ENV_KEYS,
 } from "./constants.js";
 import { gitTransport, insteadOfForms, mergeExtraHosts } from "./git.js";
+import { CLAUDE_CODE_SANDBOX_ENV, planModel } from "./model.js";
 import { refuseMountedSecrets, secretFilesInWorkspace } from "./workspace-secrets.js";
-import type { BottlePlan, DaemonSpec, EgressRoutePlan, GitUpstreamPlan, PlannedSecret, ProxyHop, SecretSource } from "./types.js";
+import type { BottlePlan, DaemonSpec, EgressRoutePlan, GitUpstreamPlan, ModelPlan, PlannedSecret, ProxyHop, SecretSource } from "./types.js";
 
 export interface ResolvePlanOptions {
   /** Absolute path of the manifest file; relative paths in it resolve against its folder. */
@@ -27,13 +28,14 @@ export interface ResolvePlanOptions {
   workspace?: string;
   /** smolvm only: the bundle machine's address, used instead of docker's network aliases. */
   bundleAddress?: string;
-  /** Image tags, when built under other names. */
+  /** Tags of the images the caller built (the CLI: `bottle/<name>:<version>-<hash>`); a manifest's agent.image still wins. */
   images?: { agent?: string; sidecars?: string };
 }
 
 /** Pure: manifest + options → BottlePlan. Same input gives byte-identical JSON. */
 export function resolvePlan(manifest: Manifest, bottleName: string, options: ResolvePlanOptions): BottlePlan {
-  const spec = manifest.bottles[bottleName];
+  // Own keys only: "constructor" or "toString" must not find Object.prototype's members.
+  const spec = Object.hasOwn(manifest.bottles, bottleName) ? manifest.bottles[bottleName] : undefined;
   if (!spec) {
     const names = Object.keys(manifest.bottles);
     const guess = closest(bottleName, names);
@@ -57,7 +59,9 @@ export function resolvePlan(manifest: Manifest, bottleName: string, options: Res
       : { ...BUNDLE_HOSTNAMES };
 
   const secrets: PlannedSecret[] = [];
-  const routes = spec.egress.routes.map((route, index): EgressRoutePlan => {
+  const model = spec.model ? planModel(spec.model, secretSource(spec.model.credential, hostPath)) : undefined;
+  if (model) secrets.push(model.secret);
+  const manifestRoutes = spec.egress.routes.map((route, index): EgressRoutePlan => {
     const id = `r${index}-${route.host.replace(/^\*\./, "wildcard.")}`;
     return {
       id,
@@ -76,6 +80,8 @@ export function resolvePlan(manifest: Manifest, bottleName: string, options: Res
       ...(route.scheme === "http" ? { scheme: "http" as const } : {}),
     };
   });
+  // The model route comes first: it is the one route every Claude Code bottle needs.
+  const routes = model ? [model.route, ...manifestRoutes] : manifestRoutes;
 
   const gateBase = backend === "smolvm" ? `git://${hostnames.gitGate}:${BUNDLE_PORTS.gitGate}` : `git://${hostnames.gitGate}`;
   const upstreams = spec.git.upstreams.map((up): GitUpstreamPlan => {
@@ -138,7 +144,7 @@ export function resolvePlan(manifest: Manifest, bottleName: string, options: Res
     git: { upstreams, extraHosts: gitExtraHosts },
     supervise: { enabled: spec.supervise.enabled, url: superviseUrl },
     pipelock: { enabled: pipelockOn, mode: spec.pipelock.mode, blocklist: [...spec.pipelock.blocklist] },
-    agent: agentPlan(spec, { egressUrl, hostnames, hostPath, workspace: options.workspace, image: options.images?.agent, secrets }),
+    agent: agentPlan(spec, { egressUrl, hostnames, hostPath, workspace: options.workspace, image: options.images?.agent, model: model?.plan, secrets }),
   };
 }
 
@@ -197,7 +203,15 @@ function bundleDaemons(on: { pipelock: boolean; git: boolean; supervise: boolean
 
 function agentPlan(
   spec: BottleSpec,
-  ctx: { egressUrl: string; hostnames: BottlePlan["bundle"]["hostnames"]; hostPath: (p: string) => string; workspace: string | undefined; image: string | undefined; secrets: readonly PlannedSecret[] },
+  ctx: {
+    egressUrl: string;
+    hostnames: BottlePlan["bundle"]["hostnames"];
+    hostPath: (p: string) => string;
+    workspace: string | undefined;
+    image: string | undefined;
+    model: ModelPlan | undefined;
+    secrets: readonly PlannedSecret[];
+  },
 ): BottlePlan["agent"] {
   for (const key of Object.keys(spec.agent.env)) {
     if ((PROXY_ENV_KEYS as readonly string[]).includes(key)) {
@@ -209,7 +223,9 @@ function agentPlan(
   }
   const noProxy = [...new Set(["localhost", "127.0.0.1", ctx.hostnames.gitGate, ctx.hostnames.supervise])].join(",");
   const env: Record<string, string> = {
+    ...CLAUDE_CODE_SANDBOX_ENV,
     ...spec.agent.env,
+    ...ctx.model?.env,
     HTTP_PROXY: ctx.egressUrl,
     HTTPS_PROXY: ctx.egressUrl,
     http_proxy: ctx.egressUrl,
@@ -229,7 +245,8 @@ function agentPlan(
   if (workspaceHost && secretFiles.length > 0 && mode === "mount") throw refuseMountedSecrets(secretFiles, workspaceHost);
   const exclude = [...new Set(secretFiles.map((f) => f.relative))].sort();
   return {
-    image: ctx.image ?? spec.agent.image,
+    // the manifest's own image wins; else the caller's build (the CLI's versioned tag)
+    image: spec.agent.image ?? ctx.image ?? DEFAULT_IMAGES.agent,
     user: AGENT_USER.name,
     home: AGENT_USER.home,
     command: [...spec.agent.command],
@@ -237,6 +254,8 @@ function agentPlan(
     ...(spec.agent.cpus !== undefined ? { cpus: spec.agent.cpus } : {}),
     ...(spec.agent.memory !== undefined ? { memory: spec.agent.memory } : {}),
     caPath: AGENT_CA_PATH,
+    workdir: AGENT_WORKSPACE,
+    ...(ctx.model ? { model: ctx.model } : {}),
     ...(spec.agent.prompt ? { prompt: { hostPath: ctx.hostPath(spec.agent.prompt), guestPath: `${AGENT_USER.home}/.bottle/prompt.md` } } : {}),
     skills: spec.agent.skills.map((dir) => ({
       hostPath: ctx.hostPath(dir),

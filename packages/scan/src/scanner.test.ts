@@ -106,3 +106,17 @@ describe("createScanner", () => {
     expect(await scanner.scanText("export const answer = 42;\n// TODO: token rotation\n", { path: "x.ts" })).toEqual([]);
   });
 });
+
+describe("no drift over many scans", () => {
+  it("retains no performance entries per secretlint run, so the 2,000th scan costs what the first did", async () => {
+    const scanner = createScanner();
+    const before = performance.getEntries().length;
+    for (let i = 0; i < 2000; i++) {
+      await scanner.scanText(`line ${i}\nnothing to see ${"x".repeat(64)}\n`, { path: `f${i}.txt` });
+    }
+    // secretlint's profiler would have left 60 marks per run (120,000 here) in the process timeline.
+    expect(performance.getEntries().length - before).toBe(0);
+    const last = await scanner.scanText(AWS_SECRET, { path: "last.env" });
+    expect(last.map((f) => f.rule)).toEqual(["@secretlint/secretlint-rule-aws"]);
+  });
+});

@@ -16,10 +16,35 @@ export interface BottleMetadata {
   networks: BottlePlan["networks"];
   containers: BottlePlan["machines"];
   internalSubnet?: string;
-  /** PID of the CLI that holds an attached bottle; absent when detached. */
+  /**
+   * PID of the CLI that holds the bottle: while `phase` is "starting", the process that is
+   * starting it; once ready, the CLI of an attached bottle (absent when detached).
+   */
   pid?: number;
+  /**
+   * "starting" until the agent is fenced and provisioned (written last by a start), then
+   * "ready". Absent in metadata written before phases existed: read as ready.
+   */
+  phase?: "starting" | "ready";
   startedAt: string;
+  readyAt?: string;
   stoppedAt?: string;
+}
+
+/** Whether the bottle finished starting (fenced and provisioned): only then may anyone use it. */
+export function isReady(metadata: Pick<BottleMetadata, "phase" | "stoppedAt">): boolean {
+  return metadata.phase !== "starting" && metadata.stoppedAt === undefined;
+}
+
+/**
+ * Where a bottle stands: "ready"; "starting" while the process starting it runs;
+ * "interrupted" when that process is gone before the bottle became ready (an orphan for
+ * `bottle cleanup`); "stopped".
+ */
+export function bottlePhase(metadata: Pick<BottleMetadata, "phase" | "pid" | "stoppedAt">, isAlive: (pid: number) => boolean): "ready" | "starting" | "interrupted" | "stopped" {
+  if (metadata.stoppedAt !== undefined) return "stopped";
+  if (metadata.phase !== "starting") return "ready";
+  return metadata.pid !== undefined && isAlive(metadata.pid) ? "starting" : "interrupted";
 }
 
 /** Written before anything exists in the engine, so cleanup can always judge leftovers. */

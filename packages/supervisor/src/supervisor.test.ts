@@ -1,5 +1,5 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -220,6 +220,59 @@ ${forever}`,
     expect(lines).toContain("[supervisor] pipelock did not stop within the grace period; SIGKILL");
     expect(s.status().daemons.map((d) => d.state)).toEqual(["stopped", "stopped", "stopped", "stopped"]);
     for (const pid of pids) expect(existsSync(`/proc/${pid}`)).toBe(false);
+  });
+});
+
+describe("process trees", () => {
+  /** A wrapper (sh) whose real server is its child, like `git daemon`: the supervisor watches sh. */
+  async function wrappedServer(name: string) {
+    const server = join(dir, `${name}-server.mjs`);
+    await writeFile(
+      server,
+      `import { createServer } from "node:net";
+import { appendFileSync } from "node:fs";
+const srv = createServer((socket) => socket.end(String(process.pid) + "\\n"));
+srv.listen(0, "127.0.0.1", () => {
+  appendFileSync(${JSON.stringify(join(dir, `${name}.ports`))}, process.pid + " " + srv.address().port + "\\n");
+});
+`,
+    );
+    // `wait` keeps sh as the parent of the server; its port is what a restart must get back.
+    return { name, command: ["sh", "-c", `"${process.execPath}" "${server}" & wait`], env: {}, cwd: dir, reloadable: false } satisfies SupervisedDaemon;
+  }
+  const servers = async (name: string) =>
+    existsSync(join(dir, `${name}.ports`))
+      ? (await readFile(join(dir, `${name}.ports`), "utf8")).trim().split("\n").map((l) => l.split(" ").map(Number) as [number, number])
+      : [];
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+    } catch {
+      return false;
+    }
+  };
+
+  it("kills the whole process group of a daemon that died before restarting it", async () => {
+    const s = await start([await wrappedServer("gate")], { backoffInitialMs: 50 });
+    const [firstServer] = await waitFor(async () => ((await servers("gate")).length === 1 ? servers("gate") : undefined), "first server");
+    const wrapper = s.status().daemons[0]!.pid!;
+    expect(wrapper).not.toBe(firstServer![0]);
+
+    process.kill(wrapper, "SIGKILL");
+    // the supervisor restarts the wrapper, and a new server comes up
+    await waitFor(async () => (await servers("gate")).length === 2 && s.status().daemons[0]!.state === "running", "second server");
+    // the first run's server (the wrapper's child, in its group) did not outlive it
+    expect(alive(firstServer![0])).toBe(false);
+    expect(s.status().daemons[0]).toMatchObject({ state: "running", restarts: 1 });
+    expect(s.status().daemons[0]!.pid).not.toBe(wrapper);
+  });
+
+  it("stops a wrapper's children too", async () => {
+    const s = await start([await wrappedServer("gate2")]);
+    const [server] = await waitFor(async () => ((await servers("gate2")).length === 1 ? servers("gate2") : undefined), "server");
+    await s.stop();
+    expect(alive(server![0])).toBe(false);
   });
 });
 

@@ -87,6 +87,33 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** How long a restart waits for the last member of a killed group to be reaped. */
+const GROUP_GONE_TIMEOUT_MS = 5_000;
+
+/**
+ * Kills what is left of a dead daemon's process group (helpers, a real server behind a
+ * wrapper such as `git daemon`) and resolves once the group is empty, so the next start
+ * does not meet a port still held by an orphan. Resolves false if it outlives the timeout.
+ */
+async function killWholeGroup(pgid: number, timeoutMs = GROUP_GONE_TIMEOUT_MS): Promise<boolean> {
+  killGroup(pgid, "SIGKILL");
+  const until = Date.now() + timeoutMs;
+  while (groupAlive(pgid)) {
+    if (Date.now() > until) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
+}
+
 /**
  * Starts every daemon of `config`, restarts the ones that die (exponential backoff, crash-loop
  * limit) and serves `GET /healthz` on `config.healthPort`. Installs no process signal handlers:
@@ -177,12 +204,21 @@ export async function startSupervisor(config: SupervisorConfig, options: Supervi
     rt.restartTimes.push(now);
     rt.state = "backoff";
     say(`${rt.spec.name} ${how}; restarting in ${delay} ms`);
-    rt.timer = setTimeout(() => {
-      rt.timer = undefined;
-      if (stopping) return;
+    // The daemon leads its own process group: whatever it started dies with it before the
+    // restart (the supervisor owns the whole tree, not just the pid it watches).
+    const groupGone = child.pid === undefined ? Promise.resolve(true) : killWholeGroup(child.pid);
+    const delayed = new Promise<void>((resolve) => {
+      rt.timer = setTimeout(() => {
+        rt.timer = undefined;
+        resolve();
+      }, delay);
+    });
+    void Promise.all([groupGone, delayed]).then(([gone]) => {
+      if (stopping || rt.child !== child) return;
+      if (!gone) say(`!!! ${rt.spec.name}: processes of its previous run outlived SIGKILL; restarting anyway`);
       rt.restarts += 1;
       launch(rt);
-    }, delay);
+    });
   };
 
   const status = (): SupervisorStatus => {
@@ -276,7 +312,8 @@ export async function startSupervisor(config: SupervisorConfig, options: Supervi
         }
         rt.state = "stopping";
         say(`stopping ${rt.spec.name} (SIGTERM)`);
-        child.kill("SIGTERM");
+        // The whole group: a wrapper's real server must stop as well, not be orphaned.
+        killGroup(child.pid, "SIGTERM");
         // A daemon that stalled earlier must not cost the next ones their chance to exit cleanly.
         const left = Math.max(MIN_GRACE_MS, deadline - Date.now());
         let timeout: NodeJS.Timeout | undefined;
