@@ -2,7 +2,6 @@ export type * from "./types.js";
 export { resolvePlan, bottleSlug, type ResolvePlanOptions } from "./resolve.js";
 export { mergeExtraHosts, insteadOfForms, gitTransport } from "./git.js";
 export * from "./constants.js";
-export { secretFilesInWorkspace, tarExcludes, type WorkspaceSecretFile } from "./workspace-secrets.js";
 export {
   ANTHROPIC_API_ORIGIN,
   CLAUDE_CODE_SANDBOX_ENV,
@@ -15,3 +14,4 @@ export {
   planModel,
 } from "./model.js";
 export { renderClaudeCodeState, CLAUDE_STATE_MERGE_SCRIPT } from "./claude-code.js";
+export { secretFilesInWorkspace, tarExcludes, type WorkspaceSecretFile } from "./workspace-secrets.js";

@@ -41,7 +41,7 @@ export function describeRequest(req: SuperviseRequest): string {
     const what = `egress route to ${routeText(req.request)}`;
     if (req.revoked) return `Request ${req.id} (${what}) was approved, then revoked by the human at ${req.revoked.at}: it is blocked again.${req.revoked.reason ? ` Note from the human: ${req.revoked.reason}` : ""}`;
     const narrowed = narrowingText(req.decision);
-    if (req.status === "approved" && narrowed) return `Request ${req.id} approved, narrowed: ${req.request.host} is allowed ${narrowed} only; other methods and paths stay blocked. It takes effect when the bottle reloads its routes (seconds).${note}`;
+    if (req.status === "approved" && narrowed) return `Request ${req.id} approved, narrowed: ${req.request.host} is allowed ${narrowed} only, and already live: retry the request now. Other methods and paths stay blocked.${note}`;
     switch (req.status) {
       case "pending":
         return `Request ${req.id} (${what}) is pending: the human has not decided yet. Check later with list_requests or wait_for_request.`;

@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { acquireStartLock, resolveSecrets, retireState, stateDirFor, stateLayout, writeFileAtomic } from "@bottle/state";
+import { acquireStartLock, resolveSecrets, retireState, stateDirFor, stateLayout } from "@bottle/state";
 import { backendFor } from "../backends.js";
 import { loadManifest } from "../manifest-file.js";
 import { planForStart } from "../preflight.js";
@@ -70,8 +70,6 @@ export function registerStart(program: Command, output: Output): void {
       process.once("SIGTERM", onSignal);
       let running = plan;
       try {
-        // Approvals last as long as the bottle: a fresh start begins from the manifest alone.
-        await writeFileAtomic(layout.approvedRoutes, "[]\n", 0o600);
         running = await backend.launch(plan, {
           manifest,
           manifestPath: file,

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { resolvePlan } from "@bottle/plan";
 import { ManifestError } from "@bottle/manifest";
+import { resolvePlan } from "@bottle/plan";
 import { loadManifest } from "../manifest-file.js";
 import { manifestProblems } from "../preflight.js";
 import type { Output } from "../output.js";
