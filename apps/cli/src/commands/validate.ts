@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { ManifestError } from "@bottle/manifest";
 import { loadManifest } from "../manifest-file.js";
-import { manifestProblems } from "../preflight.js";
+import { manifestCheck } from "../preflight.js";
 import type { Output } from "../output.js";
 
 export function registerValidate(program: Command, output: Output): void {
@@ -14,10 +14,13 @@ export function registerValidate(program: Command, output: Output): void {
     .action(async (opts: { file?: string; json?: boolean }) => {
       const { manifest, file, display } = await loadManifest(opts.file);
       // Plans every bottle and renders its bundle config in memory, as start would.
-      const problems = await manifestProblems(manifest, file);
+      const { problems, hostProblems } = await manifestCheck(manifest, file);
       if (problems.length > 0) throw new ManifestError(display, problems);
       const names = Object.keys(manifest.bottles);
-      if (opts.json) output.json({ ok: true, file, bottles: names });
-      else output.out(`${file}: ok (${names.length} bottle${names.length === 1 ? "" : "s"}: ${names.join(", ")})`);
+      // Missing host files are this machine's business: warned here, refused by start.
+      const warnings = hostProblems.map((p) => ({ path: p.path, message: p.message, ...(p.hint ? { hint: p.hint } : {}) }));
+      if (opts.json) return output.json({ ok: true, file, bottles: names, warnings });
+      for (const w of warnings) output.err(`warning: ${w.path}: ${w.message} (start will refuse this here)`);
+      output.out(`${file}: ok (${names.length} bottle${names.length === 1 ? "" : "s"}: ${names.join(", ")})`);
     });
 }
