@@ -6,6 +6,7 @@ import { resolvePlan, type BottlePlan } from "@bottle/plan";
 import type { Manifest } from "@bottle/manifest";
 import { prepareStateDir, writeBundleFiles, writeFileAtomic, writeMetadata, type StateLayout } from "@bottle/state";
 import type { ProgressLike } from "./progress.js";
+import { imageTags } from "./images.js";
 
 export interface LaunchContext {
   manifest: Manifest;
@@ -81,6 +82,7 @@ const smolvm: CliBackend = {
         resolvePlan(ctx.manifest, plan.bottle, {
           manifestPath: ctx.manifestPath,
           backend: "smolvm",
+          images: imageTags(),
           ...(ctx.workspace ? { workspace: ctx.workspace } : {}),
           ...(bundleAddress ? { bundleAddress } : {}),
         }),

@@ -102,7 +102,7 @@ export function composeDocument(plan: BottlePlan, options: RenderComposeOptions)
     hostname: plan.bottle,
     labels: { ...plan.labels, [ROLE_LABEL]: SERVICES.agent, [STATE_DIR_LABEL]: options.stateDir },
     user: plan.agent.user,
-    working_dir: workspace?.guestPath ?? plan.agent.home,
+    working_dir: plan.agent.workdir,
     command: ["sleep", "infinity"],
     init: true,
     environment: { HOME: plan.agent.home, ...agentEnv },

@@ -1,7 +1,7 @@
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { BottleError } from "@bottle/errors";
-import type { BottlePlan } from "@bottle/plan";
+import { CLAUDE_STATE_MERGE_SCRIPT, renderClaudeCodeState, type BottlePlan } from "@bottle/plan";
 import { execa } from "execa";
 import { expandHome, stateLayout } from "@bottle/state";
 import type { DockerCli } from "./engine.js";
@@ -105,6 +105,15 @@ export async function provisionAgent(cli: DockerCli, plan: BottlePlan, options: 
     progress(`copied ${source} into ${ws.guestPath}${ws.copyGit ? " (with .git)" : ""}`);
   };
 
+  // 4b. Claude Code's state: onboarding done, the workspace trusted, the placeholder key
+  //     approved, so an attached first start lands at the prompt. Before `claude mcp add`,
+  //     which writes the same file.
+  const claudeState = async () => {
+    await exec(user, CLAUDE_STATE_MERGE_SCRIPT, [`${home}/.claude.json`], renderClaudeCodeState(plan));
+    progress(`seeded Claude Code's first-start state (${home}/.claude.json)`);
+  };
+  const seeded = claudeState();
+
   // 5. The supervise MCP server (the agent asks, the human approves). Not fatal: an agent
   //    other than Claude Code has no `claude` to register it with. It runs in the workspace,
   //    so it waits for a copied one; not for the fence: it only writes the agent's config,
@@ -114,7 +123,7 @@ export async function provisionAgent(cli: DockerCli, plan: BottlePlan, options: 
   const copied = workspace();
   const files = Promise.allSettled([gitconfig(), prompt(), ...skills.map((step) => step()), copied]);
   const mcp = async () => {
-    const ready = await Promise.allSettled([copied]);
+    const ready = await Promise.allSettled([copied, seeded]);
     if (!plan.supervise.enabled || ready.some((r) => r.status === "rejected")) return;
     const result = await cli.docker(
       ["exec", "-u", user, "-w", ws?.guestPath ?? home, container, "claude", "mcp", "add", "--scope", "user", "--transport", "http", "supervise", plan.supervise.url],
@@ -126,7 +135,7 @@ export async function provisionAgent(cli: DockerCli, plan: BottlePlan, options: 
 
   // Wait for every step, so nothing is still writing into the container when a failure
   // makes the caller tear it down; then report the first failure.
-  const settled = [...(await Promise.allSettled([fence, trustCa(), mcp()])), ...(await files)];
+  const settled = [...(await Promise.allSettled([fence, trustCa(), mcp(), seeded])), ...(await files)];
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed) throw failed.reason;
   return report;

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
 import type { Writable } from "node:stream";
 import { BottleError } from "@bottle/errors";
@@ -186,19 +187,58 @@ export async function attachAgent(plan: BottlePlan, options: AttachOptions = {})
   const cli = await connect(options);
   return dockerExecInherit(cli, plan.machines.agent, options.command ?? plan.agent.command, {
     user: plan.agent.user,
-    workdir: plan.agent.workspace?.guestPath ?? plan.agent.home,
+    workdir: plan.agent.workdir,
     ...(options.tty !== undefined ? { tty: options.tty } : {}),
   });
 }
 
+/**
+ * `docker exec` does not end the process it started when the client goes away (a closed
+ * terminal, a killed CLI): it would keep running in the agent. So the command runs under a
+ * small wrapper that records its session id (every `docker exec` process leads its own
+ * session), and when the client ends — or this process is told to hang up or terminate —
+ * the whole session in the container gets SIGHUP, then SIGKILL. The kill runs as the
+ * command's user, so a tampered pid file can reach nothing but that user's processes.
+ */
 function dockerExecInherit(cli: DockerCli, container: string, command: readonly string[], options: { user: string; workdir?: string; tty?: boolean }): Promise<number> {
   const tty = options.tty ?? Boolean(process.stdin.isTTY);
-  const args = ["exec", "-i", ...(tty ? ["-t"] : []), "-u", options.user, ...(options.workdir ? ["-w", options.workdir] : []), container, ...command];
+  const pidFile = `/tmp/.bottle-session-${randomBytes(6).toString("hex")}`;
+  const wrapped = ["sh", "-c", 'echo $$ > "$1"; shift; exec "$@"', "sh", pidFile, ...command];
+  const args = ["exec", "-i", ...(tty ? ["-t"] : []), "-u", options.user, ...(options.workdir ? ["-w", options.workdir] : []), container, ...wrapped];
   return new Promise<number>((resolve, reject) => {
     const child = spawn(cli.tools.docker, args, { stdio: "inherit" });
-    child.on("error", reject);
-    child.on("close", (code, signal) => resolve(code ?? (signal ? 128 + (signalNumbers[signal] ?? 1) : 1)));
+    const hangUp = (signal: NodeJS.Signals) => () => {
+      child.kill(signal);
+    };
+    const onHup = hangUp("SIGHUP");
+    const onTerm = hangUp("SIGTERM");
+    process.on("SIGHUP", onHup);
+    process.on("SIGTERM", onTerm);
+    child.on("error", (error) => {
+      process.off("SIGHUP", onHup);
+      process.off("SIGTERM", onTerm);
+      reject(error);
+    });
+    child.on("close", (code, signal) => {
+      process.off("SIGHUP", onHup);
+      process.off("SIGTERM", onTerm);
+      void endSession(cli, container, options.user, pidFile).finally(() => resolve(code ?? (signal ? 128 + (signalNumbers[signal] ?? 1) : 1)));
+    });
   });
+}
+
+/** Ends what is left of an exec session in the container (see dockerExecInherit). */
+export const END_SESSION_SCRIPT = `f="$1"; [ -f "$f" ] || exit 0
+sid=$(cat "$f"); rm -f "$f"
+case "$sid" in ''|*[!0-9]*) exit 0 ;; esac
+[ "$sid" -gt 1 ] || exit 0
+pkill -HUP -s "$sid" 2>/dev/null || true
+for i in 1 2 3 4 5 6 7 8 9 10; do pgrep -s "$sid" >/dev/null 2>&1 || exit 0; sleep 0.2; done
+pkill -KILL -s "$sid" 2>/dev/null || true
+`;
+
+async function endSession(cli: DockerCli, container: string, user: string, pidFile: string): Promise<void> {
+  await run(cli.tools.docker, ["exec", "-u", user, container, "sh", "-c", END_SESSION_SCRIPT, "sh", pidFile], { timeoutMs: 15_000 }).catch(() => undefined);
 }
 
 const signalNumbers: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
@@ -245,7 +285,7 @@ export async function doctor(options: { tools?: DockerTools; images?: string[] }
       checks.push(
         result.exitCode === 0
           ? { name: `image ${image}`, ok: true, detail: result.stdout.slice(0, 19) }
-          : { name: `image ${image}`, ok: false, detail: "not found in the local engine", hint: "Build the bottle images (see images/ in the bottle repository)." },
+          : { name: `image ${image}`, ok: false, detail: "not found in the local engine", hint: "Build the images: `bottle build` (or `bottle build --offline-base` without a registry)." },
       );
     }
   }

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { fingerprintSha256 } from "@bottle/ca";
 import { BottleError } from "@bottle/errors";
-import { AGENT_USER, LABELS, type BottlePlan } from "@bottle/plan";
+import { AGENT_USER, LABELS, renderClaudeCodeState, type BottlePlan } from "@bottle/plan";
 import {
   machineCopyInArgs,
   machineCreateArgs,
@@ -33,6 +33,7 @@ import {
   bundleWorkload,
   caTrustCommand,
   mcpAddCommand,
+  claudeStatePath,
   readinessCommand,
   renderAgentGitconfig,
   shellQuote,
@@ -108,8 +109,7 @@ function machinesOf(target: BottleRef): BottlePlan["machines"] {
 
 function agentOf(target: BottlePlan | string): { machine: string; user: string; home: string; workdir?: string } {
   if (typeof target === "string") return { machine: machinesOf(target).agent, user: AGENT_USER.name, home: AGENT_USER.home };
-  const ws = target.agent.workspace;
-  return { machine: target.machines.agent, user: target.agent.user, home: target.agent.home, ...(ws ? { workdir: ws.guestPath } : {}) };
+  return { machine: target.machines.agent, user: target.agent.user, home: target.agent.home, workdir: target.agent.workdir };
 }
 
 /** `<state>/config`, `<state>/secrets` → the bundle files (contract layout). */
@@ -320,7 +320,7 @@ export function createSmolvmBackend(options: SmolvmCliOptions = {}): SmolvmBacke
             allowCidrs: [`${bundleAddress}/32`],
             dns: AGENT_DNS_SINK,
             env: plan.agent.env,
-            ...(ws ? { workdir: ws.guestPath } : {}),
+            workdir: plan.agent.workdir,
             ...(ws?.mode === "mount" ? { volumes: [{ host: ws.hostPath, guest: ws.guestPath }] } : {}),
             command: agentWorkload(),
           }),
@@ -462,6 +462,8 @@ export function createSmolvmBackend(options: SmolvmCliOptions = {}): SmolvmBacke
     if (ws && ws.mode === "copy") {
       entries.push(...(await folderEntries(ws.hostPath, ws.guestPath, (rel) => !ws.copyGit && (rel === ".git" || rel.startsWith(".git/")))));
     }
+    // Claude Code's first-start state: onboarding done, workspace trusted, placeholder key approved.
+    entries.push({ type: "file", path: claudeStatePath(plan), content: renderClaudeCodeState(plan), mode: 0o600 });
     if (entries.length > 0) {
       await sendArchive(agent, "agent-files.tar", entries, (archive) => agentFilesScript(plan, archive));
       log(`smolvm: copied ${entries.filter((e) => e.type === "file").length} files into the agent`);

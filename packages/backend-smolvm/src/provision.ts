@@ -92,6 +92,11 @@ export function asAgentUser(agent: { user: string; home: string }, command: stri
   return ["runuser", "-u", agent.user, "--", "env", `HOME=${agent.home}`, ...command];
 }
 
+/** Claude Code's state file, seeded at provisioning (see renderClaudeCodeState). */
+export function claudeStatePath(plan: BottlePlan): string {
+  return `${plan.agent.home}/.claude.json`;
+}
+
 export function mcpAddCommand(plan: BottlePlan): string[] {
   return asAgentUser(plan.agent, ["claude", "mcp", "add", "--transport", "http", "supervise", plan.supervise.url]);
 }
@@ -115,6 +120,7 @@ export function agentFilesScript(plan: BottlePlan, archive: string): string[] {
     }
   }
   if (plan.agent.workspace && plan.agent.workspace.mode === "copy") owned.push(plan.agent.workspace.guestPath);
+  owned.push(claudeStatePath(plan));
   const chowns = owned.map((dir) => `chown -R ${user}:${user} ${shellQuote(dir)}`);
   return unpackScript(archive, [...chowns, ...then]);
 }

@@ -83,7 +83,22 @@ function parseRoute(raw: unknown, at: string): EgressRoutePlan {
   if (onFinding !== "block" && onFinding !== "redact") throw invalid(`${at}.onFinding must be "block" or "redact"`);
   const scheme = raw["scheme"] ?? "https";
   if (scheme !== "https" && scheme !== "http") throw invalid(`${at}.scheme must be "https" or "http"`);
-  return normalizeRoute({ id, host, ports: ports as number[], methods, paths, inject, passthrough, scan, onFinding, ...(scheme === "http" ? { scheme } : {}) });
+  // Absent in routes files written before header stripping existed: nothing stripped.
+  const stripHeaders = raw["stripHeaders"] === undefined ? [] : stringArray(raw["stripHeaders"], `${at}.stripHeaders`);
+  if (!stripHeaders.every((h) => /^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(h))) throw invalid(`${at}.stripHeaders must be lower-case header names`);
+  return normalizeRoute({
+    id,
+    host,
+    ports: ports as number[],
+    methods,
+    paths,
+    inject,
+    ...(stripHeaders.length > 0 ? { stripHeaders } : {}),
+    passthrough,
+    scan,
+    onFinding,
+    ...(scheme === "http" ? { scheme } : {}),
+  });
 }
 
 function normalizeRoute(r: EgressRoutePlan): EgressRoutePlan {
@@ -94,6 +109,7 @@ function normalizeRoute(r: EgressRoutePlan): EgressRoutePlan {
     methods: [...r.methods],
     paths: [...r.paths],
     inject: r.inject.map((i) => ({ header: i.header, secret: i.secret, prefix: i.prefix })),
+    ...(r.stripHeaders && r.stripHeaders.length > 0 ? { stripHeaders: [...r.stripHeaders] } : {}),
     passthrough: r.passthrough,
     scan: r.scan,
     onFinding: r.onFinding,

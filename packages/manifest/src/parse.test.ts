@@ -22,8 +22,54 @@ describe("parseManifest", () => {
     expect(reviewer.backend).toBe("docker");
     expect(reviewer.supervise.enabled).toBe(true);
     expect(reviewer.git.upstreams).toEqual([]);
-    expect(reviewer.egress.routes[0]!.ports).toEqual([443]);
-    expect(reviewer.egress.routes[0]!.scan).toBe(true);
+    expect(reviewer.model).toEqual({ auth: "oauth-token", credential: { file: "~/.config/bottle/claude-oauth-token" } });
+    const implementer = manifest.bottles.implementer!;
+    expect(implementer.egress.routes[0]!.ports).toEqual([443]);
+    expect(implementer.egress.routes[0]!.scan).toBe(true);
+  });
+
+  describe("the model section", () => {
+    const withModel = (bottle: Record<string, unknown>) => ({ bottles: { impl: { model: { auth: "api-key", credential: { env: "ANTHROPIC_API_KEY" } }, ...bottle } } });
+
+    it("accepts an API key, a subscription token and a gateway", () => {
+      expect(parseManifest(JSON.stringify(withModel({}))).bottles.impl!.model).toEqual({ auth: "api-key", credential: { env: "ANTHROPIC_API_KEY" } });
+      const gateway = { model: { auth: "oauth-token", credential: { file: "~/.claude-token" }, baseUrl: "https://llm-gateway.example.com/anthropic" } };
+      expect(parseManifest(JSON.stringify(withModel(gateway))).bottles.impl!.model!.baseUrl).toBe("https://llm-gateway.example.com/anthropic");
+    });
+
+    it("refuses the model variables in agent.env when the model section sets them", () => {
+      const problems = problemsOf(withModel({ agent: { env: { ANTHROPIC_API_KEY: "bottle-placeholder", CLAUDE_CODE_OAUTH_TOKEN: "x" } } }));
+      expect(problems.map((p) => p.path)).toEqual(["bottles.impl.agent.env.ANTHROPIC_API_KEY", "bottles.impl.agent.env.CLAUDE_CODE_OAUTH_TOKEN"]);
+      expect(problems[0]!.message).toMatch(/set by the `model` section/);
+      expect(problems[0]!.hint).toMatch(/model\.credential/);
+    });
+
+    it("points a pasted key in agent.env at the model section", () => {
+      const [problem] = problemsOf({ bottles: { impl: { agent: { env: { ANTHROPIC_API_KEY: "sk-ant-api03-abc" } } } } });
+      expect(problem).toMatchObject({ path: "bottles.impl.agent.env.ANTHROPIC_API_KEY", message: expect.stringMatching(/literal secret/) });
+      expect(problem!.hint).toMatch(/"model"/);
+      expect(problem!.hint).not.toMatch(/add the host as a route/);
+    });
+
+    it("refuses a literal credential, an unknown auth, credentials in the base URL and a second route to the model host", () => {
+      const problems = problemsOf({
+        bottles: {
+          impl: {
+            model: { auth: "password", credential: "sk-ant-api03-abcdefabcdef", baseUrl: "https://user:pw@gw.example.com" },
+            egress: { routes: [{ host: "gw.example.com" }] },
+          },
+        },
+      });
+      const byPath = Object.fromEntries(problems.map((p) => [p.path, p]));
+      expect(byPath["bottles.impl.model.auth"]!.hint).toMatch(/api-key/);
+      expect(byPath["bottles.impl.model.credential"]!.message).toMatch(/literal secret/);
+      expect(byPath["bottles.impl.model.baseUrl"]!.message).toMatch(/credentials in the URL/);
+      expect(byPath["bottles.impl.egress.routes[0].host"]!.message).toMatch(/already routed by the `model` section/);
+    });
+
+    it("wants an https base URL", () => {
+      expect(problemsOf(withModel({ model: { auth: "api-key", credential: { env: "K" }, baseUrl: "http://gw.example.com" } }))[0]!.path).toBe("bottles.impl.model.baseUrl");
+    });
   });
 
   it("defaults to deny-all egress with supervise on", () => {

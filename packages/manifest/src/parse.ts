@@ -190,18 +190,7 @@ function semanticProblems(raw: unknown): ManifestProblem[] {
         }
       });
     }
-    const agentEnv = (bottle.agent as { env?: unknown } | undefined)?.env;
-    if (isRecord(agentEnv)) {
-      for (const [key, value] of Object.entries(agentEnv)) {
-        if (typeof value === "string" && looksLikeKnownSecretFormat(value)) {
-          problems.push({
-            path: at("agent", "env", key),
-            message: "looks like a literal secret; agent env is visible to the agent",
-            hint: "inject credentials at egress instead: add the host as a route with `inject` and a secret reference",
-          });
-        }
-      }
-    }
+    problems.push(...modelProblems(at(), bottle));
     const upstreams = (bottle.git as { upstreams?: unknown } | undefined)?.upstreams;
     if (Array.isArray(upstreams)) {
       const seen = new Map<string, number>();
@@ -228,6 +217,63 @@ function semanticProblems(raw: unknown): ManifestProblem[] {
   return problems;
 }
 
+/** Variables Claude Code reads for the model; with a `model` section bottle sets them itself. */
+export const MODEL_ENV_KEYS = ["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_BASE_URL"] as const;
+
+const MODEL_HINT =
+  'give Claude Code its credential with the bottle\'s `model` section, e.g. "model": {"auth": "api-key", "credential": {"env": "ANTHROPIC_API_KEY"}}: the agent gets a placeholder and egress injects the real value';
+
+function modelProblems(base: string, bottle: Record<string, unknown>): ManifestProblem[] {
+  const problems: ManifestProblem[] = [];
+  const model = isRecord(bottle.model) ? bottle.model : undefined;
+  const agentEnv = (bottle.agent as { env?: unknown } | undefined)?.env;
+  if (isRecord(agentEnv)) {
+    for (const [key, value] of Object.entries(agentEnv)) {
+      const path = `${base}.agent.env.${key}`;
+      if (model && (MODEL_ENV_KEYS as readonly string[]).includes(key)) {
+        problems.push({ path, message: `${key} is set by the \`model\` section (the agent gets a placeholder)`, hint: `remove ${key} from agent.env; the real credential goes in model.credential` });
+      } else if (typeof value === "string" && looksLikeKnownSecretFormat(value)) {
+        const forModel = (MODEL_ENV_KEYS as readonly string[]).includes(key);
+        problems.push({
+          path,
+          message: "looks like a literal secret; agent env is visible to the agent",
+          hint: forModel ? MODEL_HINT : "inject credentials at egress instead: add the host as a route with `inject` and a secret reference",
+        });
+      }
+    }
+  }
+  if (!model) return problems;
+  const baseUrl = typeof model.baseUrl === "string" ? safeUrl(model.baseUrl) : undefined;
+  if (baseUrl && (baseUrl.username || baseUrl.password)) {
+    problems.push({ path: `${base}.model.baseUrl`, message: "credentials in the URL", hint: "remove user:password@ from the URL; the credential goes in model.credential" });
+  }
+  if (baseUrl && (baseUrl.search || baseUrl.hash)) {
+    problems.push({ path: `${base}.model.baseUrl`, message: "a base URL takes no query or fragment", hint: "give the gateway's origin and optional path prefix only" });
+  }
+  const modelHost = baseUrl ? baseUrl.hostname : "api.anthropic.com";
+  const routes = (bottle.egress as { routes?: unknown } | undefined)?.routes;
+  if (Array.isArray(routes)) {
+    routes.forEach((route, i) => {
+      if (isRecord(route) && typeof route.host === "string" && route.host.toLowerCase() === modelHost) {
+        problems.push({
+          path: `${base}.egress.routes[${i}].host`,
+          message: `${modelHost} is already routed by the \`model\` section`,
+          hint: "remove this route: the model section adds the paths Claude Code needs and injects the credential",
+        });
+      }
+    });
+  }
+  return problems;
+}
+
+function safeUrl(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
+}
+
 export function isSshUrl(url: string): boolean {
   return url.startsWith("ssh://") || /^[A-Za-z0-9._-]+@[^:/]+:/.test(url);
 }
@@ -239,7 +285,8 @@ function sshHost(url: string): string {
 
 const KNOWN_KEYS: ReadonlyMap<string, string[]> = new Map(Object.entries({
   "": ["$schema", "extraCaBundle", "bottles"],
-  bottle: ["description", "backend", "agent", "workspace", "egress", "pipelock", "git", "supervise"],
+  bottle: ["description", "backend", "agent", "model", "workspace", "egress", "pipelock", "git", "supervise"],
+  model: ["auth", "credential", "baseUrl"],
   agent: ["image", "command", "env", "cpus", "memory", "prompt", "skills"],
   workspace: ["path", "mode", "copyGit"],
   egress: ["routes"],

@@ -39,7 +39,7 @@ export const GitUpstreamSchema = z.strictObject({
 });
 
 export const AgentSchema = z.strictObject({
-  image: z.string().default("bottle/agent:latest"),
+  image: z.string().min(1).optional().describe("Agent image; default: the agent image the CLI builds (`bottle build`), tagged with its version."),
   command: z.array(z.string()).min(1).default(["claude"]).describe("Command attached after provisioning."),
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}).describe("Plain (non-secret) environment for the agent."),
   cpus: z.number().positive().optional(),
@@ -47,6 +47,17 @@ export const AgentSchema = z.strictObject({
   prompt: z.string().optional().describe("Host file with the agent's system prompt."),
   skills: z.array(z.string()).default([]).describe("Host folders copied into ~/.claude/skills."),
 });
+
+export const ModelSchema = z
+  .strictObject({
+    auth: z.enum(["api-key", "oauth-token"]).describe("`api-key`: an Anthropic API key (egress sets `x-api-key`). `oauth-token`: a Claude subscription token from `claude setup-token` (egress sets `authorization: Bearer`)."),
+    credential: SecretRefSchema.describe("Where the real key or token lives on the host. The agent only gets a placeholder."),
+    baseUrl: z
+      .url({ protocol: /^https$/, error: "an https:// URL like https://llm-gateway.example.com" })
+      .optional()
+      .describe("A company LLM gateway that speaks the Anthropic API, instead of https://api.anthropic.com (sets ANTHROPIC_BASE_URL in the agent)."),
+  })
+  .describe("The credential Claude Code uses for the model. bottle adds the route, injects the credential at egress and gives the agent a placeholder.");
 
 export const WorkspaceSchema = z.strictObject({
   path: z.string().default(".").describe("Host folder for the agent's workspace (relative to the manifest)."),
@@ -64,6 +75,7 @@ export const BottleSchema = z.strictObject({
   description: z.string().optional(),
   backend: z.enum(["docker", "smolvm"]).default("docker"),
   agent: AgentSchema.prefault({}),
+  model: ModelSchema.optional(),
   workspace: WorkspaceSchema.optional(),
   egress: z.strictObject({ routes: z.array(RouteSchema).default([]) }).prefault({}).describe("Default deny: only these routes leave."),
   pipelock: PipelockSchema.prefault({}),
@@ -81,6 +93,7 @@ export type Manifest = z.output<typeof ManifestSchema>;
 export type ManifestInput = z.input<typeof ManifestSchema>;
 export type BottleSpec = z.output<typeof BottleSchema>;
 export type RouteSpec = z.output<typeof RouteSchema>;
+export type ModelSpec = z.output<typeof ModelSchema>;
 export type GitUpstreamSpec = z.output<typeof GitUpstreamSchema>;
 export type SecretRef = z.output<typeof SecretRefSchema>;
 export type HeaderInjectionSpec = z.output<typeof HeaderInjectionSchema>;

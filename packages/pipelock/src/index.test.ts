@@ -100,6 +100,7 @@ function planWith(pipelock: BottlePlan["pipelock"], routes: EgressRoutePlan[]): 
       image: "bottle/agent:latest",
       user: "node",
       home: "/home/node",
+      workdir: "/workspace",
       command: ["claude"],
       env: {},
       caPath: "/usr/local/share/ca-certificates/bottle-ca.crt",

@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import { BottleError } from "@bottle/errors";
 import { parseManifest } from "@bottle/manifest";
 import { describe, expect, it } from "vitest";
-import { insteadOfForms, mergeExtraHosts, resolvePlan } from "./index.js";
+import { insteadOfForms, MODEL_PLACEHOLDERS, mergeExtraHosts, renderClaudeCodeState, resolvePlan } from "./index.js";
 
 const require = createRequire(import.meta.url);
 const example = parseManifest(readFileSync(require.resolve("@bottle/manifest/bottle.example.json"), "utf8"));
@@ -43,14 +43,15 @@ describe("resolvePlan", () => {
   it("keeps secret values out: only references under stable ids", () => {
     const plan = resolvePlan(example, "implementer", { manifestPath });
     expect(plan.secrets).toEqual([
-      { id: "route.r0-api.anthropic.com.x-api-key", source: { env: "ANTHROPIC_API_KEY" }, usedBy: "egress" },
-      { id: "route.r1-api.github.com.authorization", source: { file: "~/.config/bottle/github-token" }, usedBy: "egress" },
+      { id: "model.credential", source: { env: "ANTHROPIC_API_KEY" }, usedBy: "egress" },
+      { id: "route.r0-api.github.com.authorization", source: { file: "~/.config/bottle/github-token" }, usedBy: "egress" },
       { id: "git.app.credential", source: { file: "~/.ssh/bottle_app_ed25519" }, usedBy: "git-gate" },
       { id: "git.docs.credential", source: { env: "GITEA_TOKEN" }, usedBy: "git-gate" },
     ]);
-    expect(plan.routes[1]!.inject).toEqual([{ header: "authorization", secret: "route.r1-api.github.com.authorization", prefix: "Bearer " }]);
+    expect(plan.routes[1]!.inject).toEqual([{ header: "authorization", secret: "route.r0-api.github.com.authorization", prefix: "Bearer " }]);
     const agentEnv = JSON.stringify(plan.agent.env);
-    expect(agentEnv).not.toMatch(/ANTHROPIC_API_KEY|GITEA_TOKEN|github-token/);
+    expect(agentEnv).not.toMatch(/GITEA_TOKEN|github-token/);
+    expect(plan.agent.env.ANTHROPIC_API_KEY).toBe(MODEL_PLACEHOLDERS["api-key"]);
   });
 
   it("plans git upstreams behind the gate with every URL form rewritten", () => {
@@ -112,5 +113,59 @@ describe("insteadOfForms", () => {
       "https://example.com/team/docs",
     ]);
     expect(insteadOfForms("ssh://git@host:2222/r.git")).toEqual(["ssh://git@host:2222/r.git", "ssh://git@host:2222/r"]);
+  });
+
+  describe("the model section", () => {
+    const manifest = (model: Record<string, unknown>, agent: Record<string, unknown> = {}) =>
+      parseManifest(JSON.stringify({ bottles: { impl: { model, agent } } }));
+
+    it("plans an API key: the route Claude Code needs, x-api-key injected, every credential header the agent sends stripped", () => {
+      const plan = resolvePlan(manifest({ auth: "api-key", credential: { env: "MY_KEY" } }), "impl", { manifestPath });
+      expect(plan.routes).toEqual([
+        {
+          id: "model",
+          host: "api.anthropic.com",
+          ports: [443],
+          methods: ["GET", "HEAD", "POST"],
+          paths: ["/v1/messages", "/api/claude_code/settings", "/api/claude_code/policy_limits", "/api/hello"],
+          inject: [{ header: "x-api-key", secret: "model.credential", prefix: "" }],
+          stripHeaders: ["x-api-key", "authorization"],
+          passthrough: false,
+          scan: true,
+          onFinding: "redact",
+        },
+      ]);
+      expect(plan.secrets).toEqual([{ id: "model.credential", source: { env: "MY_KEY" }, usedBy: "egress" }]);
+      expect(plan.agent.env).toMatchObject({ ANTHROPIC_API_KEY: MODEL_PLACEHOLDERS["api-key"], CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1", DISABLE_AUTOUPDATER: "1" });
+      expect(plan.agent.env).not.toHaveProperty("ANTHROPIC_BASE_URL");
+      expect(plan.agent.model).toMatchObject({ auth: "api-key", envVar: "ANTHROPIC_API_KEY", route: "model" });
+    });
+
+    it("plans a subscription token behind a gateway: Bearer injected, base URL and path prefix carried over", () => {
+      const plan = resolvePlan(manifest({ auth: "oauth-token", credential: { file: "tok" }, baseUrl: "https://llm-gateway.example.com:8443/anthropic/" }), "impl", { manifestPath });
+      expect(plan.routes[0]).toMatchObject({
+        host: "llm-gateway.example.com",
+        ports: [8443],
+        paths: ["/anthropic/v1/messages", "/anthropic/api/claude_code/settings", "/anthropic/api/claude_code/policy_limits", "/anthropic/api/hello"],
+        inject: [{ header: "authorization", secret: "model.credential", prefix: "Bearer " }],
+      });
+      expect(plan.secrets[0]!.source).toEqual({ file: "/home/dev/project/tok" });
+      expect(plan.agent.env).toMatchObject({ CLAUDE_CODE_OAUTH_TOKEN: MODEL_PLACEHOLDERS["oauth-token"], ANTHROPIC_BASE_URL: "https://llm-gateway.example.com:8443/anthropic" });
+      expect(plan.agent.env).not.toHaveProperty("ANTHROPIC_API_KEY");
+    });
+
+    it("keeps placeholders unlike any key format", () => {
+      for (const placeholder of Object.values(MODEL_PLACEHOLDERS)) expect(placeholder).not.toMatch(/^sk-/);
+    });
+
+    it("seeds Claude Code's state: onboarding done, the workspace trusted, the placeholder key approved by its last 20 characters", () => {
+      const plan = resolvePlan(manifest({ auth: "api-key", credential: { env: "K" } }), "impl", { manifestPath });
+      expect(plan.agent.workdir).toBe("/workspace");
+      const state = JSON.parse(renderClaudeCodeState(plan));
+      expect(state).toMatchObject({ hasCompletedOnboarding: true, projects: { "/workspace": { hasTrustDialogAccepted: true } } });
+      expect(state.customApiKeyResponses).toEqual({ approved: [MODEL_PLACEHOLDERS["api-key"].slice(-20)], rejected: [] });
+      const oauth = JSON.parse(renderClaudeCodeState(resolvePlan(manifest({ auth: "oauth-token", credential: { env: "K" } }), "impl", { manifestPath })));
+      expect(oauth).not.toHaveProperty("customApiKeyResponses");
+    });
   });
 });

@@ -15,7 +15,8 @@ import {
   PROXY_ENV_KEYS,
 } from "./constants.js";
 import { gitTransport, insteadOfForms, mergeExtraHosts } from "./git.js";
-import type { BottlePlan, DaemonSpec, EgressRoutePlan, GitUpstreamPlan, PlannedSecret, ProxyHop, SecretSource } from "./types.js";
+import { CLAUDE_CODE_SANDBOX_ENV, planModel } from "./model.js";
+import type { BottlePlan, DaemonSpec, EgressRoutePlan, GitUpstreamPlan, ModelPlan, PlannedSecret, ProxyHop, SecretSource } from "./types.js";
 
 export interface ResolvePlanOptions {
   /** Absolute path of the manifest file; relative paths in it resolve against its folder. */
@@ -26,7 +27,7 @@ export interface ResolvePlanOptions {
   workspace?: string;
   /** smolvm only: the bundle machine's address, used instead of docker's network aliases. */
   bundleAddress?: string;
-  /** Image tags, when built under other names. */
+  /** Tags of the images the caller built (the CLI: `bottle/<name>:<version>-<hash>`); a manifest's agent.image still wins. */
   images?: { agent?: string; sidecars?: string };
 }
 
@@ -57,7 +58,9 @@ export function resolvePlan(manifest: Manifest, bottleName: string, options: Res
       : { ...BUNDLE_HOSTNAMES };
 
   const secrets: PlannedSecret[] = [];
-  const routes = spec.egress.routes.map((route, index): EgressRoutePlan => {
+  const model = spec.model ? planModel(spec.model, secretSource(spec.model.credential, hostPath)) : undefined;
+  if (model) secrets.push(model.secret);
+  const manifestRoutes = spec.egress.routes.map((route, index): EgressRoutePlan => {
     const id = `r${index}-${route.host.replace(/^\*\./, "wildcard.")}`;
     return {
       id,
@@ -76,6 +79,8 @@ export function resolvePlan(manifest: Manifest, bottleName: string, options: Res
       ...(route.scheme === "http" ? { scheme: "http" as const } : {}),
     };
   });
+  // The model route comes first: it is the one route every Claude Code bottle needs.
+  const routes = model ? [model.route, ...manifestRoutes] : manifestRoutes;
 
   const gateBase = backend === "smolvm" ? `git://${hostnames.gitGate}:${BUNDLE_PORTS.gitGate}` : `git://${hostnames.gitGate}`;
   const upstreams = spec.git.upstreams.map((up): GitUpstreamPlan => {
@@ -138,7 +143,7 @@ export function resolvePlan(manifest: Manifest, bottleName: string, options: Res
     git: { upstreams, extraHosts: gitExtraHosts },
     supervise: { enabled: spec.supervise.enabled, url: superviseUrl },
     pipelock: { enabled: pipelockOn, mode: spec.pipelock.mode, blocklist: [...spec.pipelock.blocklist] },
-    agent: agentPlan(spec, { egressUrl, hostnames, hostPath, workspace: options.workspace, image: options.images?.agent }),
+    agent: agentPlan(spec, { egressUrl, hostnames, hostPath, workspace: options.workspace, image: options.images?.agent, model: model?.plan }),
   };
 }
 
@@ -197,7 +202,14 @@ function bundleDaemons(on: { pipelock: boolean; git: boolean; supervise: boolean
 
 function agentPlan(
   spec: BottleSpec,
-  ctx: { egressUrl: string; hostnames: BottlePlan["bundle"]["hostnames"]; hostPath: (p: string) => string; workspace: string | undefined; image: string | undefined },
+  ctx: {
+    egressUrl: string;
+    hostnames: BottlePlan["bundle"]["hostnames"];
+    hostPath: (p: string) => string;
+    workspace: string | undefined;
+    image: string | undefined;
+    model: ModelPlan | undefined;
+  },
 ): BottlePlan["agent"] {
   for (const key of Object.keys(spec.agent.env)) {
     if ((PROXY_ENV_KEYS as readonly string[]).includes(key)) {
@@ -209,7 +221,9 @@ function agentPlan(
   }
   const noProxy = [...new Set(["localhost", "127.0.0.1", ctx.hostnames.gitGate, ctx.hostnames.supervise])].join(",");
   const env: Record<string, string> = {
+    ...CLAUDE_CODE_SANDBOX_ENV,
     ...spec.agent.env,
+    ...ctx.model?.env,
     HTTP_PROXY: ctx.egressUrl,
     HTTPS_PROXY: ctx.egressUrl,
     http_proxy: ctx.egressUrl,
@@ -224,7 +238,8 @@ function agentPlan(
   const ws = spec.workspace;
   const workspaceHost = ctx.workspace ?? (ws ? ctx.hostPath(ws.path) : undefined);
   return {
-    image: ctx.image ?? spec.agent.image,
+    // the manifest's own image wins; else the caller's build (the CLI's versioned tag)
+    image: spec.agent.image ?? ctx.image ?? DEFAULT_IMAGES.agent,
     user: AGENT_USER.name,
     home: AGENT_USER.home,
     command: [...spec.agent.command],
@@ -232,6 +247,8 @@ function agentPlan(
     ...(spec.agent.cpus !== undefined ? { cpus: spec.agent.cpus } : {}),
     ...(spec.agent.memory !== undefined ? { memory: spec.agent.memory } : {}),
     caPath: AGENT_CA_PATH,
+    workdir: AGENT_WORKSPACE,
+    ...(ctx.model ? { model: ctx.model } : {}),
     ...(spec.agent.prompt ? { prompt: { hostPath: ctx.hostPath(spec.agent.prompt), guestPath: `${AGENT_USER.home}/.bottle/prompt.md` } } : {}),
     skills: spec.agent.skills.map((dir) => ({
       hostPath: ctx.hostPath(dir),

@@ -35,6 +35,12 @@ export interface EgressRoutePlan {
   /** Path prefixes; empty = any path. */
   paths: string[];
   inject: HeaderInjection[];
+  /**
+   * Lower-case headers dropped from the agent's request before injection (the model route
+   * drops every credential header the agent sends, placeholder or not). Optional in routes
+   * files; absent means none.
+   */
+  stripHeaders?: string[];
   /** Tunnel without interception (for clients that pin certificates): no injection, no body checks. */
   passthrough: boolean;
   /** Pattern-based secret detection (secretlint) on outbound URL and body. */
@@ -46,6 +52,20 @@ export interface EgressRoutePlan {
    * (= `https`): only TLS connections match, so credentials never travel in cleartext.
    */
   scheme?: "http";
+}
+
+/** What the agent uses for the model (from the bottle's `model` section). */
+export interface ModelPlan {
+  auth: "api-key" | "oauth-token";
+  /** Id of the egress route that reaches the model API. */
+  route: string;
+  /** The variable Claude Code reads (`ANTHROPIC_API_KEY` or `CLAUDE_CODE_OAUTH_TOKEN`). */
+  envVar: string;
+  /** Its value in the agent: a placeholder, never the credential. */
+  placeholder: string;
+  /** Agent env the model needs (placeholder, ANTHROPIC_BASE_URL for a gateway). */
+  env: Record<string, string>;
+  baseUrl?: string;
 }
 
 export interface GitUpstreamPlan {
@@ -136,6 +156,10 @@ export interface BottlePlan {
     prompt?: MountPlan;
     skills: MountPlan[];
     workspace?: { hostPath: string; guestPath: string; mode: "mount" | "copy"; copyGit: boolean };
+    /** Where the agent command starts (the workspace, with or without a workspace section). */
+    workdir: string;
+    /** Present when the bottle has a `model` section. */
+    model?: ModelPlan;
   };
 }
 

@@ -123,9 +123,36 @@ export async function readApprovedRoutes(layout: StateLayout): Promise<EgressRou
 }
 
 export async function addApprovedRoute(layout: StateLayout, route: EgressRoutePlan): Promise<EgressRoutePlan[]> {
-  const routes = (await readApprovedRoutes(layout)).filter((r) => r.id !== route.id);
-  routes.push(route);
+  const routes = mergeApprovedRoute(await readApprovedRoutes(layout), route);
   await writeFileAtomic(layout.approvedRoutes, `${JSON.stringify(routes, null, 2)}\n`, 0o600);
+  return routes;
+}
+
+/**
+ * `routes` with `route` added: a second approval for a host already approved widens that
+ * route (ports and methods joined; no method limit stays no limit) instead of adding a
+ * duplicate. Pure.
+ */
+export function mergeApprovedRoute(routes: readonly EgressRoutePlan[], route: EgressRoutePlan): EgressRoutePlan[] {
+  const others = routes.filter((r) => r.id !== route.id);
+  const same = others.findIndex((r) => r.host === route.host && r.passthrough === route.passthrough && r.inject.length === 0 && route.inject.length === 0);
+  if (same === -1) return [...others, route];
+  const existing = others[same]!;
+  const union = (a: readonly string[], b: readonly string[]) => [...new Set([...a, ...b])];
+  const merged: EgressRoutePlan = {
+    ...existing,
+    ports: [...new Set([...existing.ports, ...route.ports])].sort((a, b) => a - b),
+    methods: existing.methods.length === 0 || route.methods.length === 0 ? [] : union(existing.methods, route.methods),
+    paths: existing.paths.length === 0 || route.paths.length === 0 ? [] : union(existing.paths, route.paths),
+  };
+  return others.map((r, i) => (i === same ? merged : r));
+}
+
+/** Drops approved route `id`; returns the approved routes left (unchanged file when absent). */
+export async function removeApprovedRoute(layout: StateLayout, id: string): Promise<EgressRoutePlan[]> {
+  const before = await readApprovedRoutes(layout);
+  const routes = before.filter((r) => r.id !== id);
+  if (routes.length !== before.length) await writeFileAtomic(layout.approvedRoutes, `${JSON.stringify(routes, null, 2)}\n`, 0o600);
   return routes;
 }
 

@@ -11,5 +11,7 @@ export {
   writeRoutes,
   readApprovedRoutes,
   addApprovedRoute,
+  mergeApprovedRoute,
+  removeApprovedRoute,
   type BundleFilesInput,
 } from "./bundle-files.js";

@@ -6,11 +6,13 @@ import { parseManifest } from "@bottle/manifest";
 import { resolvePlan } from "@bottle/plan";
 import { describe, expect, it } from "vitest";
 import {
+  mergeApprovedRoute,
   addApprovedRoute,
   listMetadata,
   prepareStateDir,
   readApprovedRoutes,
   readMetadata,
+  removeApprovedRoute,
   resolveSecrets,
   retireState,
   stateDirFor,
@@ -128,6 +130,10 @@ describe("approved routes and metadata", () => {
     await writeRoutes(layout, plan, approved);
     const hosts = JSON.parse(readFileSync(path.join(layout.config, "routes.json"), "utf8")).routes.map((r: { host: string }) => r.host);
     expect(hosts).toEqual(["api.example.com", "docs.example.com"]);
+    // revoking takes it out again; an unknown id changes nothing
+    expect(await removeApprovedRoute(layout, "approved-req-2")).toHaveLength(1);
+    expect(await removeApprovedRoute(layout, route.id)).toEqual([]);
+    expect(await readApprovedRoutes(layout)).toEqual([]);
   });
 
   it("lists metadata newest first and retires secrets but keeps the rest", async () => {
@@ -142,5 +148,33 @@ describe("approved routes and metadata", () => {
     expect(readdirSync(path.join(root, "old-1"))).not.toContain("secrets");
     expect((await readMetadata(path.join(root, "old-1")))?.slug).toBe("old-1");
     expect(stateDirFor("s", { XDG_STATE_HOME: "/xdg" })).toBe("/xdg/bottle/s");
+  });
+});
+
+describe("mergeApprovedRoute", () => {
+  const approved = (id: string, host: string, ports: number[], methods: string[]) => ({
+    id,
+    host,
+    ports,
+    methods,
+    paths: [],
+    inject: [],
+    passthrough: false,
+    scan: true,
+    onFinding: "block" as const,
+  });
+
+  it("widens the route already approved for a host instead of adding a duplicate", () => {
+    const first = [approved("approved-req-1", "docs.example.com", [443], ["GET"])];
+    const merged = mergeApprovedRoute(first, approved("approved-req-2", "docs.example.com", [8443, 443], ["POST", "GET"]));
+    expect(merged).toEqual([approved("approved-req-1", "docs.example.com", [443, 8443], ["GET", "POST"])]);
+    // no method limit on either side stays no limit
+    expect(mergeApprovedRoute(merged, approved("approved-req-3", "docs.example.com", [443], []))[0]!.methods).toEqual([]);
+  });
+
+  it("adds a route for a new host and replaces one with the same id", () => {
+    const one = [approved("approved-req-1", "a.example.com", [443], [])];
+    expect(mergeApprovedRoute(one, approved("approved-req-2", "b.example.com", [443], [])).map((r) => r.host)).toEqual(["a.example.com", "b.example.com"]);
+    expect(mergeApprovedRoute(one, approved("approved-req-1", "c.example.com", [443], []))).toEqual([approved("approved-req-1", "c.example.com", [443], [])]);
   });
 });

@@ -67,7 +67,7 @@ describe("bottle-supervise over Streamable HTTP", () => {
     await decideRequest(dir, id, { approve: true, reason: "read-only is fine" });
     const result = await calling;
     expect(result.isError).toBeFalsy();
-    expect(textOf(result)).toContain(`Request ${id} approved: egress route to api.example.com port 443 (GET,POST) is allowed`);
+    expect(textOf(result)).toContain(`Request ${id} approved: egress route to api.example.com port 443 (GET,POST) is allowed and already live`);
     expect(textOf(result)).toContain("Note from the human: read-only is fine");
     const approved = await readRequest(dir, id);
     expect(approved.status).toBe("approved");

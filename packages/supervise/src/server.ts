@@ -28,16 +28,24 @@ function routeText(r: Extract<SuperviseRequest, { kind: "egress-route" }>["reque
   return `${r.host} port ${r.ports.join(",")} (${methods})`;
 }
 
+function narrowingText(d: SuperviseRequest["decision"]): string | undefined {
+  const parts = [d?.methods?.length ? `for ${d.methods.join(",")}` : "", d?.paths?.length ? `under ${d.paths.join(", ")}` : ""].filter(Boolean);
+  return parts.length > 0 ? parts.join(" ") : undefined;
+}
+
 /** What the agent reads about one request. */
 export function describeRequest(req: SuperviseRequest): string {
   const note = req.decision?.reason ? ` Note from the human: ${req.decision.reason}` : "";
   if (req.kind === "egress-route") {
     const what = `egress route to ${routeText(req.request)}`;
+    if (req.revoked) return `Request ${req.id} (${what}) was approved, then revoked by the human at ${req.revoked.at}: it is blocked again.${req.revoked.reason ? ` Note from the human: ${req.revoked.reason}` : ""}`;
+    const narrowed = narrowingText(req.decision);
+    if (req.status === "approved" && narrowed) return `Request ${req.id} approved, narrowed: ${req.request.host} is allowed ${narrowed} only; other methods and paths stay blocked. It takes effect when the bottle reloads its routes (seconds).${note}`;
     switch (req.status) {
       case "pending":
         return `Request ${req.id} (${what}) is pending: the human has not decided yet. Check later with list_requests or wait_for_request.`;
       case "approved":
-        return `Request ${req.id} approved: ${what} is allowed; it takes effect when the bottle reloads its routes (seconds).${note}`;
+        return `Request ${req.id} approved: ${what} is allowed and already live: retry the request now.${note}`;
       case "denied":
         return `Request ${req.id} denied: ${what} stays blocked. Do not try to reach it another way.${note}`;
     }

@@ -145,6 +145,24 @@ ${forever}`,
     expect(await readLog("egress")).toEqual(["SIGTERM"]);
   });
 
+  it("holds a SIGHUP until a freshly started daemon has installed its handler, instead of killing it", async () => {
+    // Like egress under load: the process is spawned (state running) well before its code
+    // reaches process.on("SIGHUP"); the default action would end it.
+    const slow = await daemon(
+      "egress",
+      `const until = Date.now() + 700; while (Date.now() < until) {}
+${recordSignals}`,
+      { reloadable: true },
+    );
+    const s = await start([slow]);
+    await waitFor(() => s.status().daemons[0]?.state === "running", "spawned");
+    expect(s.reload()).toEqual(["egress"]);
+    await waitFor(async () => (await readLog("egress")).includes("SIGHUP"), "HUP delivered");
+    expect(s.status().daemons[0]).toMatchObject({ state: "running", restarts: 0 });
+    expect(lines.some((l) => l.includes("killed by SIGHUP"))).toBe(false);
+    await s.stop();
+  });
+
   it("reload() sends SIGHUP to reloadable daemons only", async () => {
     const a = await daemon("egress", recordSignals, { reloadable: true });
     const b = await daemon("git-gate", recordSignals, { reloadable: false });

@@ -7,7 +7,9 @@ import { backendFor, loadDocker, loadSmolvm } from "../backends.js";
 import { PassExitCode } from "../exit.js";
 import type { Output } from "../output.js";
 import { progressPrinter } from "../progress.js";
+import { stopBottle } from "../steer.js";
 import { findTarget, planOf } from "../targets.js";
+import { imageTags } from "../images.js";
 
 export function registerLifecycle(program: Command, output: Output): void {
   program
@@ -17,10 +19,9 @@ export function registerLifecycle(program: Command, output: Output): void {
     .option("--json", "print what was removed as JSON")
     .addHelpText("after", "\nExamples:\n  $ bottle stop implementer\n  $ bottle stop implementer-1a2b3c4d --json")
     .action(async (bottle: string, opts: { json?: boolean }) => {
-      const { metadata, layout } = await findTarget(bottle);
-      const plan = await planOf(metadata);
-      const report = await backendFor(plan).stop(plan, layout, progressPrinter(output, { quiet: opts.json }));
-      await retireState(layout.root);
+      const target = await findTarget(bottle);
+      const { metadata } = target;
+      const report = await stopBottle(target, progressPrinter(output, { quiet: opts.json }));
       if (opts.json) output.json({ slug: metadata.slug, ...report });
       else output.out(`stopped ${metadata.slug}${report.logFile ? `; logs in ${report.logFile}` : ""}`);
     });
@@ -147,7 +148,8 @@ export function registerLifecycle(program: Command, output: Output): void {
     .option("--json", "print as JSON")
     .action(async (opts: { json?: boolean }) => {
       const [dockerBackend, smolvmBackend] = await Promise.all([loadDocker(), loadSmolvm()]);
-      const docker = await dockerBackend.doctor();
+      const tags = imageTags();
+      const docker = await dockerBackend.doctor({ images: [tags.sidecars, tags.agent] });
       // smolvm is optional: its checks are reported, and fail the doctor only for smolvm bottles
       const smolvm = await smolvmBackend.doctor().catch((error: Error) => ({ backend: "smolvm" as const, ok: false, checks: [{ name: "smolvm", ok: false, detail: error.message }] }));
       if (opts.json) output.json({ ok: docker.ok, docker, smolvm });
