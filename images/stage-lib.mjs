@@ -2,18 +2,44 @@
 // docker build context into an output folder (Dockerfile + inputs), so the build library
 // can hash it and `docker build` it without reaching into the repository.
 import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 
-/** `--out DIR [--extra-ca FILE]` → { out, extraCa } */
+/**
+ * `--out DIR [--extra-ca FILE] [--base offline|registry]` → { out, extraCa, base }.
+ * `offline` (default): FROM the debootstrap base, Node copied in from the host.
+ * `registry`: FROM a Node image, which brings node and npm itself.
+ */
 export function parseStageArgs(argv = process.argv.slice(2)) {
   const { values } = parseArgs({
     args: argv,
-    options: { out: { type: "string" }, "extra-ca": { type: "string" } },
+    options: { out: { type: "string" }, "extra-ca": { type: "string" }, base: { type: "string", default: "offline" } },
   });
-  if (!values.out) throw new Error("usage: stage.mjs --out DIR [--extra-ca FILE]");
-  return { out: path.resolve(values.out), extraCa: values["extra-ca"] ? path.resolve(values["extra-ca"]) : undefined };
+  if (!values.out) throw new Error("usage: stage.mjs --out DIR [--extra-ca FILE] [--base offline|registry]");
+  if (values.base !== "offline" && values.base !== "registry") throw new Error(`--base must be offline or registry, not ${values.base}`);
+  return {
+    out: path.resolve(values.out),
+    extraCa: values["extra-ca"] ? path.resolve(values["extra-ca"]) : undefined,
+    base: values.base,
+  };
+}
+
+const OFFLINE_BLOCK = /^# >>> offline-node\n[\s\S]*?^# <<< offline-node\n/gm;
+
+/**
+ * The Dockerfile for one base kind: on a registry Node base the `offline-node` blocks
+ * (which copy the host's Node in) are removed; on the offline base it is copied as is.
+ */
+export function stageDockerfile(src, out, base) {
+  const text = readFileSync(src, "utf8");
+  writeFileSync(path.join(out, "Dockerfile"), base === "registry" ? text.replace(OFFLINE_BLOCK, "") : text);
+}
+
+/** Copies a prepared folder (e.g. the sidecars' bundled bins) into the context. */
+export function stageDir(src, out, name = path.basename(src)) {
+  if (!existsSync(src)) throw new Error(`${src} is missing; build the bottle CLI first (pnpm build)`);
+  cpSync(src, path.join(out, name), { recursive: true });
 }
 
 export function resetDir(dir) {

@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/docker-engine.sh
-node apps/cli/dist/bin.js build
+node apps/cli/dist/bin.js build --offline-base   # no image registry needed (debootstrap base)
 exec node scripts/demo.mjs

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test run, from a fresh clone (CI: `.ci/run`, as root, CI=true, no stdin):
-#   setup → docker engine → build → images → typecheck → dependency rules → unit → integration
+#   setup → docker engine → build → images → typecheck → dependency rules → publish dry run
+#   → unit → integration (which includes the install-from-tarballs test)
 # Prerequisite phases stop the run at the first failure; the checking phases all run and
 # the script exits non-zero if any failed. Prints wall time per phase and test counts.
 set -uo pipefail
@@ -61,12 +62,8 @@ build_images() {
   local ca="${BOTTLE_EXTRA_CA_BUNDLE:-${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}}"
   local ca_args=()
   [ -n "$ca" ] && [ -f "$ca" ] && ca_args=(--extra-ca "$ca")
-  # `bottle build` once the CLI has it; until then the library through a small script.
-  if [ -f apps/cli/dist/bin.js ] && node apps/cli/dist/bin.js --help 2>/dev/null | grep -Eq '^  build( |$)'; then
-    node apps/cli/dist/bin.js build --verbose "${ca_args[@]}"
-  else
-    node scripts/build-images.mjs "${ca_args[@]}"
-  fi
+  # CI has no image registry: always the offline debootstrap base.
+  node apps/cli/dist/bin.js build --offline-base --verbose "${ca_args[@]}"
 }
 
 check_deps() {
@@ -83,6 +80,7 @@ phase build 1 pnpm build
 phase images 1 build_images
 phase typecheck 0 pnpm typecheck
 phase check-deps 0 check_deps
+phase publish-dry-run 0 pnpm publish:check
 phase unit 0 pnpm test:unit
 phase integration 0 pnpm test:integration
 

@@ -18,6 +18,7 @@ export const ROLES = {
   "@bottle/supervisor": "runtime",
   "@bottle/supervise": "runtime",
   "@bottle/state": "runtime",
+  "@bottle/audit": "runtime",
   "@bottle/backend-docker": "backend",
   "@bottle/backend-smolvm": "backend",
   "@bottle/test-utils": "test",

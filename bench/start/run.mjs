@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // pnpm bench:start — `bottle start --detach` (to agent-ready) and `bottle stop`, versus
 // plain compose up (waiting for the same health) and down of the same rendered compose
-// file, side by side in one run. Images must be built (`pnpm bottle build`).
+// file, side by side in one run. Images must be built (`pnpm bottle build --offline-base` here, no registry).
 //   node bench/start/run.mjs [--runs 5]
 import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";

@@ -1,17 +1,19 @@
 #!/usr/bin/env node
-// Stage the build context of bottle/agent: Dockerfile, the host's Node 20 binary and npm,
-// and extra-ca.pem (empty unless --extra-ca is given).
-//   node images/agent/stage.mjs --out DIR [--extra-ca FILE]
+// Stage the build context of bottle/agent: Dockerfile, extra-ca.pem (empty unless
+// --extra-ca is given) and, on the offline base, the host's Node 20 binary and npm.
+//   node stage.mjs --out DIR [--extra-ca FILE] [--base offline|registry]
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseStageArgs, resetDir, stageExtraCa, stageFile, stageNode, stageNpm } from "../stage-lib.mjs";
+import { parseStageArgs, resetDir, stageDockerfile, stageExtraCa, stageNode, stageNpm } from "../stage-lib.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const { out, extraCa } = parseStageArgs();
+const { out, extraCa, base } = parseStageArgs();
 
 resetDir(out);
-stageFile(path.join(here, "Dockerfile"), out);
-stageNode(out);
-stageNpm(out);
+stageDockerfile(path.join(here, "Dockerfile"), out, base);
+if (base === "offline") {
+  stageNode(out);
+  stageNpm(out);
+}
 stageExtraCa(out, extraCa);
-process.stdout.write(`staged agent context in ${out}\n`);
+process.stdout.write(`staged agent context in ${out} (${base} base)\n`);

@@ -4,8 +4,9 @@ const loadDocker = async () => (await import("@bottle/backend-docker")).dockerBa
 const loadSmolvm = async () => (await import("@bottle/backend-smolvm")).smolvmBackend;
 import { resolvePlan, type BottlePlan } from "@bottle/plan";
 import type { Manifest } from "@bottle/manifest";
-import { prepareStateDir, writeBundleFiles, writeMetadata, type StateLayout } from "@bottle/state";
+import { prepareStateDir, writeBundleFiles, writeFileAtomic, writeMetadata, type StateLayout } from "@bottle/state";
 import type { ProgressLike } from "./progress.js";
+import { imageTags } from "./images.js";
 
 export interface LaunchContext {
   manifest: Manifest;
@@ -40,7 +41,11 @@ const docker: CliBackend = {
     await (await loadDocker()).launch(plan, {
       stateDir: ctx.layout.root,
       holderPid: ctx.detach ? null : process.pid,
-      writeBundleFiles: ({ networks }) => writeBundleFiles(ctx.layout, plan, { secrets: ctx.secrets, internalCidr: networks.internal.subnet }),
+      writeBundleFiles: async ({ networks }) => {
+        // Only reached once launch found the bottle not running: a running bottle keeps its approvals.
+        await resetApprovals(ctx.layout);
+        await writeBundleFiles(ctx.layout, plan, { secrets: ctx.secrets, internalCidr: networks.internal.subnet });
+      },
       onProgress: ctx.onProgress,
       signal: ctx.signal,
     });
@@ -57,6 +62,7 @@ const smolvm: CliBackend = {
   name: "smolvm",
   async launch(plan, ctx) {
     await prepareStateDir(ctx.layout.root);
+    await resetApprovals(ctx.layout);
     await writeBundleFiles(ctx.layout, plan, { secrets: ctx.secrets });
     const metadata = {
       version: 1 as const,
@@ -76,6 +82,7 @@ const smolvm: CliBackend = {
         resolvePlan(ctx.manifest, plan.bottle, {
           manifestPath: ctx.manifestPath,
           backend: "smolvm",
+          images: imageTags(),
           ...(ctx.workspace ? { workspace: ctx.workspace } : {}),
           ...(bundleAddress ? { bundleAddress } : {}),
         }),
@@ -102,6 +109,11 @@ const smolvm: CliBackend = {
     return 0;
   },
 };
+
+/** Approvals last as long as the bottle: a fresh start begins from the manifest alone. */
+async function resetApprovals(layout: StateLayout): Promise<void> {
+  await writeFileAtomic(layout.approvedRoutes, "[]\n", 0o600);
+}
 
 export { loadDocker, loadSmolvm };
 

@@ -21,7 +21,7 @@ export async function loadManifest(file: string | undefined, cwd = process.cwd()
     const code = (error as NodeJS.ErrnoException).code;
     throw new BottleError(code === "ENOENT" ? `no manifest at ${absolute}` : `cannot read ${absolute}: ${code ?? String(error)}`, {
       code: "MANIFEST_NOT_FOUND",
-      hint: file ? "check the path given to -f" : "run bottle in the folder with bottle.json, pass -f FILE, or start from packages/manifest/bottle.example.json",
+      hint: file ? "check the path given to -f" : "run bottle in the folder with bottle.json, pass -f FILE, or write a starter one with `bottle init`",
     });
   }
   const display = path.relative(cwd, absolute) || absolute;

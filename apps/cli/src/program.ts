@@ -1,3 +1,4 @@
+import { createRequire } from "node:module";
 import { Command, CommanderError } from "commander";
 import { BottleError, formatBottleError } from "@bottle/errors";
 import { registerPlan } from "./commands/plan.js";
@@ -6,12 +7,16 @@ import { registerValidate } from "./commands/validate.js";
 import { registerStart } from "./commands/start.js";
 import { registerLifecycle } from "./commands/lifecycle.js";
 import { registerRequests } from "./commands/requests.js";
+import { registerAudit } from "./commands/audit.js";
+import { registerUi } from "./commands/ui.js";
 import { registerBuild } from "./commands/build.js";
 import { registerCa } from "./commands/ca.js";
+import { registerInit } from "./commands/init.js";
 import { PassExitCode } from "./exit.js";
 import { processOutput, type Output } from "./output.js";
 
-export const VERSION = "0.1.0";
+/** The published version (package.json, bumped by changesets); also part of the image tags. */
+export const VERSION: string = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
 
 export function buildProgram(output: Output = processOutput): Command {
   const program = new Command("bottle")
@@ -22,8 +27,9 @@ export function buildProgram(output: Output = processOutput): Command {
     .exitOverride();
   program.addHelpText(
     "after",
-    "\nExamples:\n  $ bottle validate\n  $ bottle plan implementer --json\n  $ bottle start implementer\n\nThe manifest is ./bottle.json unless -f is given.",
+    "\nExamples:\n  $ bottle init\n  $ bottle validate\n  $ bottle plan implementer --json\n  $ bottle start implementer\n\nThe manifest is ./bottle.json unless -f is given.",
   );
+  registerInit(program, output);
   registerValidate(program, output);
   registerPlan(program, output);
   registerSchema(program, output);
@@ -31,6 +37,8 @@ export function buildProgram(output: Output = processOutput): Command {
   registerStart(program, output);
   registerLifecycle(program, output);
   registerRequests(program, output);
+  registerAudit(program, output);
+  registerUi(program, output);
   registerCa(program, output);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: (s) => output.out(s.trimEnd()), writeErr: (s) => output.err(s.trimEnd()) });
   return program;

@@ -52,6 +52,11 @@ describe("bottle on the smolvm backend (stand-in CLI)", () => {
     expect(res.stdout).toContain("was denied");
     expect(res.stdout).toContain("request_egress_route");
     expect(res.stdout).not.toContain("sk-micro-7d1e4c9a2b8f3e6d5c4b3a29");
+    // the same host-side reader tells it: the denial is in the bottle's audit stream
+    const audit = bottle(["audit", slug, "--json"]);
+    expect(audit.code, audit.stderr).toBe(0);
+    const events = audit.stdout.trim().split("\n").map((l) => JSON.parse(l) as { source: string; outcome: string; http?: { host: string } });
+    expect(events).toContainEqual(expect.objectContaining({ source: "egress", outcome: "deny", http: expect.objectContaining({ host: "example.com" }) }));
   }, 120_000);
 
   it("sent smolvm the documented machine commands", async () => {

@@ -4,6 +4,7 @@ import { closest } from "@bottle/manifest";
 import { resolvePlan, type BottlePlan } from "@bottle/plan";
 import { listMetadata, stateDirFor, stateLayout, stateRoot, type BottleMetadata, type StateLayout } from "@bottle/state";
 import { loadManifest } from "./manifest-file.js";
+import { imageTags } from "./images.js";
 
 export interface Target {
   metadata: BottleMetadata;
@@ -33,7 +34,7 @@ export async function findTarget(nameOrSlug: string): Promise<Target> {
 /** Re-resolves the plan a started bottle was launched from (its manifest may have changed). */
 export async function planOf(metadata: BottleMetadata): Promise<BottlePlan> {
   const { manifest, file } = await loadManifest(metadata.manifestPath, path.dirname(metadata.manifestPath));
-  const plan = resolvePlan(manifest, metadata.bottle, { manifestPath: file, backend: metadata.backend });
+  const plan = resolvePlan(manifest, metadata.bottle, { manifestPath: file, backend: metadata.backend, images: imageTags() });
   if (plan.slug !== metadata.slug) {
     throw new BottleError(`the manifest of ${metadata.slug} moved`, { code: "CLI_MANIFEST_MOVED", hint: "stop the bottle with its slug and start it again" });
   }

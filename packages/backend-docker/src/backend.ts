@@ -25,8 +25,8 @@ export const dockerBackend = {
   reload: (plan: BottlePlan) => reloadBundle(plan),
   /** cleanupOrphans() → what was removed and why */
   cleanup: (options?: CleanupOptions) => cleanupOrphans(options),
-  /** doctor() → engine, compose and image checks */
-  doctor: () => doctor(),
+  /** doctor({ images? }) → engine, compose and image checks */
+  doctor: (options?: { images?: string[] }) => doctor(options),
 };
 
 export type DockerBackend = typeof dockerBackend;

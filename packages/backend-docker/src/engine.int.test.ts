@@ -1,6 +1,6 @@
 import net from "node:net";
-import { DEFAULT_IMAGES } from "@bottle/plan";
 import {
+  bottleImageTags,
   cleanupDockerTestResources,
   createTestNetwork,
   ensureDocker,
@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 //   `com.docker.network.bridge.inhibit_ipv4=true` the bridge has no host address and the
 //   host is out of reach too, while containers on the network still talk to each other.
 
-const IMAGE = DEFAULT_IMAGES.agent; // has node and bash; tini as entrypoint
+const IMAGE = bottleImageTags().agent; // has node and bash; tini as entrypoint
 const PORT = 7000;
 const SERVER = `require("node:net").createServer((s) => s.end("pong\\n")).listen(${PORT}, "0.0.0.0")`;
 const INHIBIT_IPV4 = { "com.docker.network.bridge.inhibit_ipv4": "true" };

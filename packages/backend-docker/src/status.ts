@@ -285,7 +285,7 @@ export async function doctor(options: { tools?: DockerTools; images?: string[] }
       checks.push(
         result.exitCode === 0
           ? { name: `image ${image}`, ok: true, detail: result.stdout.slice(0, 19) }
-          : { name: `image ${image}`, ok: false, detail: "not found in the local engine", hint: "Build the bottle images (see images/ in the bottle repository)." },
+          : { name: `image ${image}`, ok: false, detail: "not found in the local engine", hint: "Build the images: `bottle build` (or `bottle build --offline-base` without a registry)." },
       );
     }
   }

@@ -14,7 +14,7 @@ const run = TEST_RUN_ID.replace(/[^a-z0-9]/g, "");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "bottle-cleanup-"));
 const scope = { [TEST_RUN_LABEL]: TEST_RUN_ID };
 
-async function leftover(name: string, options: { pid?: number; metadata: boolean; container: boolean }) {
+async function leftover(name: string, options: { pid?: number; metadata: boolean; container: boolean; phase?: "starting" | "ready" }) {
   const slug = `bt${run}-${name}`;
   const stateDir = path.join(tmp, slug);
   mkdirSync(stateDir, { recursive: true });
@@ -28,7 +28,7 @@ async function leftover(name: string, options: { pid?: number; metadata: boolean
     await writeMetadata(stateDir, {
       version: 1, slug, bottle: name, backend: "docker", manifestPath: "/x/bottle.json", composeProject: `bottle-${slug}`, composeFile: path.join(stateDir, "compose.yaml"),
       networks: { internal: network, egress: `bottle-${slug}-egress` }, containers: { bundle: `bottle-${slug}-bundle`, agent: container },
-      ...(options.pid !== undefined ? { pid: options.pid } : {}), startedAt: new Date().toISOString(),
+      ...(options.pid !== undefined ? { pid: options.pid } : {}), ...(options.phase ? { phase: options.phase } : {}), startedAt: new Date().toISOString(),
     });
   }
   return { slug, network, container, stateDir };
@@ -73,5 +73,32 @@ describe("cleanupOrphans", () => {
     // Once the holder of "live" is gone too, a second pass removes it.
     const again = await cleanupOrphans({ cli, labels: scope, isAlive: () => false });
     expect(again.bottles.map((b) => b.slug)).toEqual([live.slug]);
+  });
+
+  it("takes a start that never finished for an orphan once its process is gone, and keeps one in progress", async () => {
+    const deadPid = spawnSync("true").pid!;
+    const interrupted = await leftover("interrupted", { pid: deadPid, phase: "starting", metadata: true, container: true });
+    const inProgress = await leftover("inprogress", { pid: process.pid, phase: "starting", metadata: true, container: false });
+    const report = await cleanupOrphans({ cli, labels: scope });
+    expect(report.bottles).toEqual([{ slug: interrupted.slug, reason: `its start did not finish (process ${deadPid} is gone)` }]);
+    expect(report.failures).toEqual([]);
+    const networks = (await execa("docker", ["network", "ls", "--format", "{{.Name}}", "--filter", `label=dev.bottle.slug=${inProgress.slug}`])).stdout;
+    expect(networks).toBe(inProgress.network);
+    await cleanupOrphans({ cli, labels: scope, isAlive: () => false });
+  });
+
+  it("reports an orphan it cannot remove and goes on to the others", async () => {
+    const busy = await leftover("a-busy", { metadata: false, container: false });
+    const after = await leftover("b-after", { metadata: false, container: false });
+    // A container that is not the bottle's holds the busy network: the engine refuses to remove it.
+    const foreign = `bottle-test-foreign-${run}`;
+    await execa("docker", ["run", "-d", "--init", "--name", foreign, "--label", `${TEST_LABEL}=1`, "--label", `${TEST_RUN_LABEL}=${TEST_RUN_ID}`, "--network", busy.network, "bottle/base:bookworm", "sleep", "infinity"]);
+    const report = await cleanupOrphans({ cli, labels: scope });
+    expect(report.failures.map((f) => f.slug)).toEqual([busy.slug]);
+    expect(report.failures[0]!.error).toContain(busy.network);
+    expect(report.bottles.map((b) => b.slug)).toEqual([after.slug]);
+    expect(report.networks).toEqual([after.network]);
+    await execa("docker", ["rm", "-f", foreign]);
+    expect((await cleanupOrphans({ cli, labels: scope })).bottles.map((b) => b.slug)).toEqual([busy.slug]);
   });
 });

@@ -5,7 +5,7 @@ import { createBottleCa, fingerprintSha256 } from "@bottle/ca";
 import { BottleError } from "@bottle/errors";
 import { parseManifest } from "@bottle/manifest";
 import { resolvePlan, type BottlePlan } from "@bottle/plan";
-import { installSmolvmStandin, type SmolvmStandin } from "@bottle/test-utils";
+import { bottleImageTags, installSmolvmStandin, type SmolvmStandin } from "@bottle/test-utils";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { machineCreateArgs, machineExecArgs, machineStartArgs } from "./args.js";
@@ -54,7 +54,8 @@ async function sh(machine: string, script: string): Promise<string> {
 
 beforeAll(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), "backend-smolvm-int-"));
-  guestImage = (await imageExists("bottle/agent:latest")) ? "bottle/agent:latest" : "bottle/base:bookworm";
+  const agentImage = bottleImageTags().agent;
+  guestImage = (await imageExists(agentImage)) ? agentImage : "bottle/base:bookworm";
   if (REAL_BIN) bin = REAL_BIN;
   else {
     standin = await installSmolvmStandin();

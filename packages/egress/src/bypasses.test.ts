@@ -167,3 +167,70 @@ describe("method overrides on a method-limited route", () => {
     expect(seen).toEqual(["POST /v1/items"]);
   });
 });
+
+describe("no known value in audit lines or error texts", () => {
+  const hostKey = KEY.toLowerCase();
+
+  async function inAuditAndBody(probe: () => Promise<RawResponse>): Promise<{ body: string; audit: string }> {
+    const res = await probe();
+    const id = /x-bottle-request-id: (\S+)/i.exec(res.head)?.[1];
+    expect(id).toBeDefined();
+    const lines = await ws.readAudit((ls) => ls.some((l) => l["id"] === id));
+    return { body: res.head + res.body, audit: JSON.stringify(lines.find((l) => l["id"] === id)) };
+  }
+
+  it("redacts a host name that carries the key (CONNECT and SNI to <key>.evil.test)", async () => {
+    const host = `${hostKey}.evil.test`;
+    const seen = await inAuditAndBody(async () => {
+      const tunnel = await connectTunnel(proxy.port, host, 443);
+      const socket = tls.connect({ socket: tunnel.socket, servername: host, ca: [ws.caPem] });
+      await once(socket, "secureConnect");
+      socket.write(`GET / HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`);
+      const chunks: Buffer[] = [];
+      for await (const chunk of socket) chunks.push(chunk as Buffer);
+      return parseResponse(Buffer.concat(chunks).toString("utf8"));
+    });
+    expect(seen.body).toContain("403 Forbidden");
+    expect(seen.body.toLowerCase()).not.toContain(hostKey);
+    expect(seen.audit.toLowerCase()).not.toContain(hostKey);
+    expect(seen.audit).toContain("[redacted: carries secret api.key]");
+  });
+
+  it("redacts a plain-HTTP host name and a path that carry the key, encoded or not", async () => {
+    const viaHttp = await proxiedHttp(proxy.port, `http://${hostKey}.evil.test/x`);
+    expect(viaHttp.status).toBe(403);
+    expect(viaHttp.body.toLowerCase()).not.toContain(hostKey);
+    const encoded = [...Buffer.from(KEY)].map((b) => "%" + b.toString(16)).join("");
+    const seen = await inAuditAndBody(() => rawHttps("api.test", request("GET", `/v2/${encoded}/x`)));
+    expect(seen.body).toContain("403");
+    expect(seen.audit).not.toContain(encoded);
+    expect(seen.audit).not.toContain(KEY);
+    const audit = (await ws.readAudit()).map((l) => JSON.stringify(l)).join("\n").toLowerCase();
+    expect(audit).not.toContain(hostKey);
+  });
+});
+
+describe("idle sockets", () => {
+  it("closes a CONNECT tunnel and a bare connection that stay silent", async () => {
+    const quick = await startEgressProxy({
+      routesFile: ws.routesFile,
+      secretsFile: ws.secretsFile,
+      caCertFile: ws.caCertFile,
+      caKeyFile: ws.caKeyFile,
+      hosts,
+      idleTimeoutMs: 200,
+      log: () => {},
+    });
+    try {
+      const tunnel = await connectTunnel(quick.port, "other.test", upstream.port);
+      expect(tunnel.status).toBe(200);
+      await once(tunnel.socket, "close");
+      const { connect } = await import("node:net");
+      const bare = connect(quick.port, "127.0.0.1");
+      await once(bare, "connect");
+      await once(bare, "close");
+    } finally {
+      await quick.close();
+    }
+  });
+});

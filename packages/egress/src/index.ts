@@ -12,3 +12,4 @@ export {
 export { startEgressProxy, denyText, type EgressProxy, type EgressProxyOptions } from "./proxy.js";
 export { createLeakDetector, encodedForms, type LeakDetector } from "./leaks.js";
 export type { AuditRecord, AuditDecision } from "./audit.js";
+export { redactionMarker, findingLabel } from "./redact.js";

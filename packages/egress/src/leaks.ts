@@ -1,7 +1,11 @@
+import { bytesToText, textViews } from "./normalize.js";
+
 /**
  * Exact-value leak detection: every known secret value is searched for raw and in the
  * encodings an agent could use to smuggle it out (base64 and base64url at every byte
- * alignment, hex in both cases, URL/form encoding, fully percent-encoded).
+ * alignment, hex in any case, URL/form encoding, fully percent-encoded), in every view a
+ * receiver may decode the text to (normalize.ts: percent escapes one by one, JSON escapes,
+ * whitespace and line breaks removed).
  */
 export interface LeakDetector {
   /** Secret ids whose value (in any encoding) occurs in `text`. */
@@ -10,8 +14,15 @@ export interface LeakDetector {
   findInHost(host: string): string[];
   /** Secret ids whose value (in any encoding) occurs in `body`. */
   findInBuffer(body: Buffer): string[];
-  /** `text` with every known secret form replaced by `[secret:<id>]` (for audit lines). */
+  /** Secret ids found in a decoded body (its bytes and its text). */
+  findInDecoded(bytes: Buffer, text: string): string[];
+  /**
+   * `text` with every known secret form replaced by `[secret:<id>]` (for audit lines and
+   * error texts); a text that still carries a value in a decoded view is replaced whole.
+   */
   redact(text: string): string;
+  /** A host name for logs and error texts: replaced whole when it carries a value (in any case). */
+  redactHost(host: string): string;
 }
 
 interface Needle {
@@ -19,6 +30,8 @@ interface Needle {
   text: string;
   lower: string;
   bytes: Buffer;
+  /** Hex: matched in any case. */
+  caseless: boolean;
 }
 
 /** Values shorter than this are searched raw only; encoded forms would match by chance. */
@@ -30,26 +43,47 @@ export function createLeakDetector(secrets: Readonly<Record<string, string>>): L
     if (value.length === 0) continue;
     const forms = new Set<string>([value]);
     if (value.length >= MIN_ENCODED_LENGTH) for (const f of encodedForms(value)) forms.add(f);
-    for (const text of forms) needles.push({ secret: id, text, lower: text.toLowerCase(), bytes: Buffer.from(text, "latin1") });
+    const hex = Buffer.from(value, "utf8").toString("hex");
+    for (const text of forms) {
+      needles.push({ secret: id, text, lower: text.toLowerCase(), bytes: Buffer.from(text, "latin1"), caseless: value.length >= MIN_ENCODED_LENGTH && text.toLowerCase() === hex });
+    }
   }
   // Longest first so a cheap early exit per secret stays correct.
   needles.sort((a, b) => b.text.length - a.text.length);
 
+  const matchView = (view: string, found: Set<string>): void => {
+    let lower: string | undefined;
+    for (const n of needles) {
+      if (found.has(n.secret)) continue;
+      if (view.includes(n.text)) found.add(n.secret);
+      else if (n.caseless && (lower ??= view.toLowerCase()).includes(n.lower)) found.add(n.secret);
+    }
+  };
+  const findInText = (text: string): string[] => {
+    if (needles.length === 0 || text.length === 0) return [];
+    const found = new Set<string>();
+    for (const view of textViews(text)) matchView(view, found);
+    return [...found];
+  };
+
   return {
-    findInText(text) {
+    findInText,
+    findInDecoded(bytes, text) {
       const found = new Set<string>();
-      if (needles.length === 0) return [];
-      const decoded = safeDecode(text);
-      for (const n of needles) {
-        if (found.has(n.secret)) continue;
-        if (text.includes(n.text) || (decoded !== text && decoded.includes(n.text))) found.add(n.secret);
-      }
+      if (needles.length === 0 || bytes.length === 0) return [];
+      for (const n of needles) if (!found.has(n.secret) && bytes.indexOf(n.bytes) !== -1) found.add(n.secret);
+      for (const id of findInText(text)) found.add(id);
       return [...found];
     },
     redact(text) {
       let out = text;
       for (const n of needles) if (out.includes(n.text)) out = out.split(n.text).join(`[secret:${n.secret}]`);
-      return out;
+      const hidden = findInText(out);
+      return hidden.length === 0 ? out : `[redacted: carries secret ${hidden.sort().join(", ")}]`;
+    },
+    redactHost(host) {
+      const ids = this.findInHost(host);
+      return ids.length > 0 ? `[redacted: carries secret ${ids.sort().join(", ")}]` : this.redact(host);
     },
     findInHost(host) {
       const found = new Set<string>();
@@ -58,13 +92,7 @@ export function createLeakDetector(secrets: Readonly<Record<string, string>>): L
       return [...found];
     },
     findInBuffer(body) {
-      const found = new Set<string>();
-      if (needles.length === 0 || body.length === 0) return [];
-      for (const n of needles) {
-        if (found.has(n.secret)) continue;
-        if (body.indexOf(n.bytes) !== -1) found.add(n.secret);
-      }
-      return [...found];
+      return this.findInDecoded(body, bytesToText(body, undefined));
     },
   };
 }
@@ -104,11 +132,3 @@ function alignedBase64(raw: Buffer): string[] {
   return out;
 }
 
-function safeDecode(text: string): string {
-  if (!text.includes("%") && !text.includes("+")) return text;
-  try {
-    return decodeURIComponent(text.replace(/\+/g, " "));
-  } catch {
-    return text;
-  }
-}

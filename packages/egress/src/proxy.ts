@@ -12,6 +12,8 @@ import { openAuditTrail, nullAuditTrail, type AuditDecision, type AuditRecord, t
 import { createLeakDetector, type LeakDetector } from "./leaks.js";
 import { inspectRequest } from "./inspect.js";
 import { findMethodOverride } from "./method-override.js";
+import { decodeBody, type BodyRefusal } from "./normalize.js";
+import { createFrameRelay, type FrameRelay } from "./websocket-inspect.js";
 import { matchRoute, parseRoutesFile, routesForAuthority, type DenyReason, type EgressRoutePlan } from "./routes.js";
 import { DEFAULT_SCAN_LIMIT } from "./scan.js";
 
@@ -36,7 +38,7 @@ export interface EgressProxyOptions {
   auditMaxBytes?: number;
   /** Request bodies larger than this get 413 (default 32 MiB). */
   maxBodyBytes?: number;
-  /** Bytes of a body given to the pattern scanner (default 1 MiB). */
+  /** Bytes of a body given to the pattern scanner (default 4 MiB). */
   scanLimitBytes?: number;
   /**
    * TEST ONLY: resolve these host names to these addresses instead of asking DNS
@@ -45,6 +47,8 @@ export interface EgressProxyOptions {
   hosts?: Record<string, string>;
   /** Where operational messages go (never secret values); default stderr. */
   log?: (line: string) => void;
+  /** A client or tunnel socket with no traffic for this long is closed (default 10 min). */
+  idleTimeoutMs?: number;
 }
 
 export interface EgressProxy {
@@ -90,6 +94,7 @@ const HOP_BY_HOP = new Set([
   "upgrade",
 ]);
 const DEFAULT_MAX_BODY = 32 * 1024 * 1024;
+const DEFAULT_IDLE_MS = 10 * 60 * 1000;
 const MAX_LEAF_CACHE = 4096;
 /** Sized responses up to this many bytes are sent in one piece with their headers. */
 const SMALL_RESPONSE = 64 * 1024;
@@ -122,7 +127,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
         client: target.client,
         kind: target.kind,
         method,
-        host: target.host,
+        host: cfg.detector.redactHost(target.host),
         port: target.port,
         path: cfg.detector.redact(target.pathname),
         decision,
@@ -138,9 +143,12 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
   const inner = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 });
   const sockets = new Set<net.Socket>();
 
+  const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_MS;
   front.on("connection", (s: net.Socket) => {
     sockets.add(s);
     s.setNoDelay(true);
+    // Every client socket (requests, CONNECT tunnels, upgraded streams) ends when idle.
+    s.setTimeout(idleMs, () => s.destroy());
     s.on("close", () => sockets.delete(s));
   });
   // A bug in one request must not take the proxy down: answer 500 (or drop the stream) and log.
@@ -170,17 +178,19 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     }
     const cfg = config;
     const record = auditRecorder(cfg, target, id, method, started);
+    // What error texts show: never a known value, not even in a host name or path.
+    const shown = shownTarget(cfg, target);
 
     const match = matchRoute(cfg.routes, { host: target.host, port: target.port, method, path: target.pathname, scheme: target.scheme });
     const headerLeaks = [...cfg.detector.findInHost(target.host), ...cfg.detector.findInText(`${target.path}\n${headerText(req.rawHeaders)}`)];
     const allowedSecrets = match.kind === "allow" ? new Set(match.route.inject.map((i) => i.secret)) : new Set<string>();
     const urlHeaderLeak = headerLeaks.find((s) => !allowedSecrets.has(s));
     if (urlHeaderLeak !== undefined) {
-      sendText(res, 403, leakText(target), id, "block-leak");
+      sendText(res, 403, leakText(shown), id, "block-leak");
       return record("block-leak", 403, match.kind === "allow" ? match.route.id : null, { reason: urlHeaderLeak });
     }
     if (match.kind === "deny") {
-      sendText(res, 403, denyText(target, method, match.reason), id, "deny");
+      sendText(res, 403, denyText(shown, method, match.reason), id, "deny");
       return record("deny", 403, null, { reason: match.reason });
     }
     const route = match.route;
@@ -196,16 +206,22 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     let body = read;
     const override = route.methods.length > 0 ? findMethodOverride(req.rawHeaders, target.path, body) : undefined;
     if (override !== undefined) {
-      sendText(res, 403, overrideText(target, method, override), id, "deny");
+      sendText(res, 403, overrideText(shown, method, override), id, "deny");
       return record("deny", 403, route.id, { reason: "method-override", bytesIn: body.length });
     }
-    const inspection = await inspectRequest({ route, path: target.path, body, secrets: cfg.secrets, detector: cfg.detector, allowedSecrets, scanLimit });
+    // What the receiver reads: Content-Encoding undone (bounded), the declared charset.
+    const decoded = decodeBody(body, req.headers, maxBody);
+    if (typeof decoded === "string") {
+      sendText(res, 403, uninspectableText(shown, decoded), id, "block-leak");
+      return record("block-leak", 403, route.id, { reason: decoded, bytesIn: body.length });
+    }
+    const inspection = await inspectRequest({ route, path: target.path, body, decoded, secrets: cfg.secrets, detector: cfg.detector, allowedSecrets, scanLimit });
     if (inspection.verdict === "block-leak") {
-      sendText(res, 403, leakText(target), id, "block-leak");
+      sendText(res, 403, leakText(shown), id, "block-leak");
       return record("block-leak", 403, route.id, { reason: inspection.reason, bytesIn: body.length });
     }
     if (inspection.verdict === "block-pattern") {
-      sendText(res, 403, patternText(target, inspection.reason), id, "block-pattern");
+      sendText(res, 403, patternText(shown, inspection.reason), id, "block-pattern");
       return record("block-pattern", 403, route.id, { reason: inspection.reason, bytesIn: body.length });
     }
     const redactions = inspection.redactions;
@@ -291,7 +307,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     upReq.on("error", (err) => {
       if (!res.headersSent) {
         status = 502;
-        sendText(res, 502, `bottle egress: upstream ${target.host}:${target.port} failed (${errorCode(err)}).\n`, id, "error");
+        sendText(res, 502, `bottle egress: upstream ${shown.host}:${shown.port} failed (${errorCode(err)}).\n`, id, "error");
         finish("error", errorCode(err));
       } else {
         res.destroy();
@@ -317,6 +333,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     target.kind = "websocket";
     const cfg = config;
     const record = auditRecorder(cfg, target, id, method, started);
+    const shown = shownTarget(cfg, target);
     const match = matchRoute(cfg.routes, { host: target.host, port: target.port, method, path: target.pathname, scheme: target.scheme });
     const allowedSecrets = match.kind === "allow" ? new Set(match.route.inject.map((i) => i.secret)) : new Set<string>();
     const leak = [...cfg.detector.findInHost(target.host), ...cfg.detector.findInText(`${target.path}\n${headerText(req.rawHeaders)}`)].find(
@@ -330,11 +347,11 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
       );
     };
     if (leak !== undefined) {
-      refuse(403, leakText(target));
+      refuse(403, leakText(shown));
       return record("block-leak", 403, match.kind === "allow" ? match.route.id : null, { reason: leak });
     }
     if (match.kind === "deny") {
-      refuse(403, denyText(target, method, match.reason));
+      refuse(403, denyText(shown, method, match.reason));
       return record("deny", 403, null, { reason: match.reason });
     }
     const route = match.route;
@@ -353,17 +370,30 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
       const raw = redactHeaders(upRes.rawHeaders, injected);
       for (let i = 0; i + 1 < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
       socket.write(lines.join("\r\n") + "\r\n\r\n");
-      if (upHead.length > 0) socket.write(upHead);
-      if (head.length > 0) upSocket.write(head);
-      upSocket.on("data", (c: Buffer) => (bytesOut += c.length));
-      socket.on("data", (c: Buffer) => (bytesIn += c.length));
-      upSocket.pipe(socket);
-      socket.pipe(upSocket);
+      upSocket.setTimeout(idleMs, () => upSocket.destroy());
+      // Frames are inspected in both directions before they pass (websocket-inspect.ts).
+      let blockedBy: string | undefined;
+      const relays = websocketRelays(cfg, upRes, allowedSecrets, maxBody, socket, upSocket, (reason) => {
+        blockedBy ??= reason;
+        socket.destroy();
+        upSocket.destroy();
+      });
+      if (upHead.length > 0) relays.inbound.push(upHead);
+      if (head.length > 0) relays.outbound.push(head);
+      upSocket.on("data", (c: Buffer) => {
+        bytesOut += c.length;
+        relays.inbound.push(c);
+      });
+      socket.on("data", (c: Buffer) => {
+        bytesIn += c.length;
+        relays.outbound.push(c);
+      });
       upSocket.on("error", () => socket.destroy());
       socket.on("close", () => upSocket.destroy());
       upSocket.on("close", () => {
         socket.destroy();
-        record("allow", 101, route.id, { bytesIn, bytesOut });
+        if (blockedBy) record("block-leak", 101, route.id, { reason: blockedBy, bytesIn, bytesOut });
+        else record("allow", 101, route.id, { bytesIn, bytesOut });
       });
     });
     upReq.on("response", (upRes) => {
@@ -377,7 +407,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
       record("allow", upRes.statusCode ?? 0, route.id);
     });
     upReq.on("error", (err) => {
-      refuse(502, `bottle egress: upstream ${target.host}:${target.port} failed (${errorCode(err)}).\n`);
+      refuse(502, `bottle egress: upstream ${shown.host}:${shown.port} failed (${errorCode(err)}).\n`);
       record("error", 502, route.id, { reason: errorCode(err) });
     });
     upReq.end();
@@ -412,7 +442,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     try {
       context = await leafContext(authority.host);
     } catch (err) {
-      log(`cannot mint a certificate for ${authority.host}: ${(err as Error).message}`);
+      log(`cannot mint a certificate for ${config.detector.redactHost(authority.host)}: ${(err as Error).message}`);
       return void socket.destroy();
     }
     const tlsSocket = new tls.TLSSocket(socket, { isServer: true, secureContext: context, ALPNProtocols: ["http/1.1"] });
@@ -441,6 +471,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
         return;
       }
       socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      upSocket.setTimeout(idleMs, () => upSocket.destroy());
       if (head.length > 0) upSocket.write(head);
       upSocket.on("data", (c: Buffer) => (bytesOut += c.length));
       socket.on("data", (c: Buffer) => (bytesIn += c.length));
@@ -516,6 +547,35 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
   };
 }
 
+/**
+ * The two inspected directions of an upgraded WebSocket. Outbound messages may carry the
+ * route's own injected secrets (as its requests may); inbound ones carry none into the agent.
+ */
+function websocketRelays(
+  cfg: Config,
+  upRes: http.IncomingMessage,
+  allowedSecrets: Set<string>,
+  maxMessageBytes: number,
+  client: net.Socket,
+  server: net.Socket,
+  block: (reason: string) => void,
+): { outbound: FrameRelay; inbound: FrameRelay } {
+  const deflate = /permessage-deflate/i.test(String(upRes.headers["sec-websocket-extensions"] ?? ""));
+  const relay = (to: net.Socket, allowed: Set<string>) =>
+    createFrameRelay({
+      deflate,
+      maxMessageBytes,
+      inspect: (payload) => cfg.detector.findInBuffer(payload).find((id) => !allowed.has(id)),
+      forward: (frames) => void to.write(frames),
+      block,
+    });
+  return { outbound: relay(server, allowedSecrets), inbound: relay(client, new Set()) };
+}
+
+function shownTarget(cfg: Config, target: Target): { host: string; port: number; pathname: string } {
+  return { host: cfg.detector.redactHost(target.host), port: target.port, pathname: cfg.detector.redact(target.pathname) };
+}
+
 async function readRequired(path: string, what: string): Promise<string> {
   try {
     return await readFile(path, "utf8");
@@ -565,7 +625,8 @@ function parseSecrets(text: string): Record<string, string> {
   if (typeof data !== "object" || data === null || Array.isArray(data)) {
     throw new BottleError("Invalid egress secrets file: expected an object of id → value.", { code: "EGRESS_SECRETS_INVALID" });
   }
-  const out: Record<string, string> = {};
+  // No prototype: a route naming the secret "constructor" or "__proto__" finds nothing.
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [id, value] of Object.entries(data)) {
     if (typeof value !== "string" || value.includes("\0")) {
       throw new BottleError(`Invalid egress secrets file: the value of "${id}" must be a string without NUL bytes.`, {
@@ -769,6 +830,16 @@ function overrideText(target: { host: string; port: number }, method: string, wh
     `bottle egress: ${method} to ${target.host}:${target.port} refused: it asks for another method (${where}), ` +
     `and this route allows only some methods. Send the method you mean on the request line.\n`
   );
+}
+
+function uninspectableText(target: { host: string; port: number }, why: BodyRefusal): string {
+  const what =
+    why === "too-large-to-inspect"
+      ? "its decoded body is larger than egress inspects"
+      : why === "unknown-content-encoding"
+        ? "its Content-Encoding is not one egress can decode (gzip, deflate, br)"
+        : "its body does not decode as its Content-Encoding says";
+  return `bottle egress: request to ${target.host}:${target.port} blocked: ${what}, so it cannot be checked for secrets.\n`;
 }
 
 function leakText(target: { host: string; port: number }): string {

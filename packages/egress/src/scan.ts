@@ -1,5 +1,9 @@
-/** Bytes of a request body given to secretlint; the rest is not pattern-scanned. */
-export const DEFAULT_SCAN_LIMIT = 1024 * 1024;
+/**
+ * Bytes of a request body given to secretlint; the rest is not pattern-scanned. Conversations
+ * resent every turn are scanned once per chunk (scan-cache.ts), so this bounds a cold scan, not
+ * the per-turn cost.
+ */
+export const DEFAULT_SCAN_LIMIT = 4 * 1024 * 1024;
 
 // secretlint costs ~0.5 ms per call; URLs without a token-like run cannot match its rules.
 const TOKENISH = /[A-Za-z0-9_+/=.-]{16,}/;

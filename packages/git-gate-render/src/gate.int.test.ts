@@ -370,4 +370,36 @@ describe("push through the gate", () => {
       expect(await upstreamRef(name, "refs/heads/main")).toBe(before);
     }
   });
+
+  it("logs every push and fetch decision as JSON lines: refs, commit range, findings by position and rule, no secret values", async () => {
+    const log = async () =>
+      (await readFile(path.join(gate.root, "state/audit/git-gate.jsonl"), "utf8").catch(() => ""))
+        .trim()
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { id: string; op: string; repo: string; decision: string; reason?: string; refs?: Array<{ ref: string; old: string; new: string }>; findings?: Array<{ at: string; rule: string }> });
+    const before = (await log()).length;
+    const dir = await cloneViaGate("app");
+    await commitFile(dir, "config/aws2.ini", AWS_LINE);
+    expect((await git(env, dir, "push", "origin", "HEAD:refs/heads/audit-x")).code).not.toBe(0);
+    await gitOk(env, dir, "reset", "--quiet", "--hard", "HEAD~1");
+    const sha = await commitFile(dir, "clean.txt", "clean\n");
+    expect((await git(env, dir, "push", "origin", "HEAD:refs/heads/audit-x")).code).toBe(0);
+
+    const records = (await log()).slice(before);
+    const fetch = records.find((r) => r.op === "fetch");
+    expect(fetch).toMatchObject({ repo: "app", decision: "allow" });
+    const pushes = records.filter((r) => r.op === "push");
+    expect(pushes.map((r) => r.decision)).toEqual(["reject", "accept"]);
+    expect(pushes[0]!.reason).toContain("secrets found");
+    expect(pushes[0]!.findings).toEqual([{ at: "config/aws2.ini:1:1", rule: "@secretlint/secretlint-rule-aws" }]);
+    expect(pushes[1]!.refs).toEqual([{ ref: "refs/heads/audit-x", old: "0".repeat(40), new: sha }]);
+    expect(new Set(records.map((r) => r.id)).size).toBe(records.length);
+    const text = JSON.stringify(records);
+    expect(text).not.toContain("Tz8rJq3vXb9LmN2pQw7eRt5yUi1oPa4sDf6gHj0k");
+    // a refused fetch is a decision too
+    const refused = await git(env, root, "ls-remote", gate.url("nopin"));
+    expect(refused.code).not.toBe(0);
+    expect((await log()).at(-1)).toMatchObject({ op: "fetch", repo: "nopin", decision: "deny" });
+  });
 });

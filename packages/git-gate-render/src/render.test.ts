@@ -44,6 +44,7 @@ describe("renderGitGate", () => {
     expect(rendered.files.map((f) => [f.path, f.mode.toString(8)])).toEqual([
       ["/etc/bottle/git-gate/entrypoint.sh", "755"],
       ["/etc/bottle/git-gate/access-hook.sh", "755"],
+      ["/etc/bottle/git-gate/audit.sh", "644"],
       ["/etc/bottle/git-gate/credential-helper.sh", "755"],
       ["/etc/bottle/git-gate/hooks/app/pre-receive", "755"],
       ["/etc/bottle/git-gate/app.known_hosts", "644"],

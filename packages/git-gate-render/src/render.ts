@@ -34,6 +34,8 @@ export interface GitGateOptions {
   port?: number;
   /** git daemon listen address. Default `0.0.0.0`. */
   listen?: string;
+  /** JSON-lines decision log of pushes and fetches (docs/audit.md). Default `/var/lib/bottle/audit/git-gate.jsonl`. */
+  auditFile?: string;
   /** Scanner command words; `git --repo <dir> [--secrets f] -- <revs>` is appended. Default `["bottle-scan"]`. */
   scanner?: string[];
 }
@@ -62,6 +64,7 @@ function resolveOptions(input: GitGateInput, options: GitGateOptions): ResolvedO
     port: options.port ?? plan?.bundle.ports.gitGate ?? 9418,
     listen: options.listen ?? "0.0.0.0",
     scanner: options.scanner ?? ["bottle-scan"],
+    auditFile: options.auditFile ?? `${paths.state}/audit/git-gate.jsonl`,
   };
 }
 
@@ -151,7 +154,7 @@ CONFIG=${shq(o.configDir)}
 MIRRORS=${shq(o.mirrorsDir)}
 UPSTREAM_CA=${shq(o.upstreamCaFile)}
 export GIT_TERMINAL_PROMPT=0
-mkdir -p "$MIRRORS"
+mkdir -p "$MIRRORS" "$(dirname ${shq(o.auditFile)})"
 RUNTIME=$(mktemp -d "\${TMPDIR:-/tmp}/bottle-git-gate.XXXXXX")
 # git daemon drops its access hook's stderr: hooks write details to fd 7, a copy of the
 # gate's stderr that git daemon and its children inherit, so they reach the gate log.
@@ -217,7 +220,34 @@ exec git daemon --reuseaddr --verbose --informative-errors --export-all \\
 `;
 }
 
-function renderAccessHook(upstreams: GitUpstreamPlan[]): string {
+/**
+ * Shell functions both hooks source: \`gate_audit <op> <decision> <reason>\` appends one
+ * JSON line (docs/audit.md) to the gate's decision log. Values are escaped for JSON; the
+ * log holds ref names, commit ids, rule ids and file positions, never file contents.
+ */
+function renderAuditFunctions(o: ResolvedOptions): string {
+  return `#!/bin/sh
+${HEADER}
+# Sourced by the gate hooks. Appends are single small writes (O_APPEND), so lines from
+# concurrent hooks do not interleave.
+GATE_AUDIT=${shq(o.auditFile)}
+json_str() { printf '%s' "$1" | tr '\\n\\r\\t' '   ' | tr -d '\\000-\\037' | sed -e 's/\\\\/\\\\\\\\/g' -e 's/"/\\\\"/g'; }
+gate_audit_id() { od -An -N4 -tx1 /dev/urandom 2>/dev/null | tr -d ' \\n'; }
+# $1 op (push | fetch), $2 decision, $3 reason; uses $name, $audit_id, $refs_json, $findings_json
+gate_audit() {
+  {
+    printf '{"v":1,"time":"%s","id":"%s-%s","op":"%s","repo":"%s","decision":"%s"' \\
+      "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "$1" "\${audit_id:-$(gate_audit_id)}" "$1" "$(json_str "\${name:-}")" "$2"
+    [ -z "$3" ] || printf ',"reason":"%s"' "$(json_str "$3")"
+    [ -z "\${refs_json:-}" ] || printf ',"refs":[%s]' "$refs_json"
+    [ -z "\${findings_json:-}" ] || printf ',"findings":[%s]' "$findings_json"
+    printf '}\\n'
+  } >>"$GATE_AUDIT" 2>/dev/null || true
+}
+`;
+}
+
+function renderAccessHook(upstreams: GitUpstreamPlan[], o: ResolvedOptions): string {
   const cases = upstreams.map((up) =>
     sshWithoutPin(up)
       ? `  ${shq(up.name)}) refuse "upstream ${up.name} is an ssh upstream without a pinned host key (knownHostKey in bottle.json); the gate does not contact it" ;;`
@@ -234,7 +264,11 @@ service=$1
 repo=$2
 name=$(basename "$repo" .git)
 log() { { printf '%s\\n' "$@" >&7; } 2>/dev/null || true; }
-refuse() { echo "bottle git-gate: $1"; log "git-gate: $name: $1"; exit 1; }
+. ${shq(`${o.configDir}/audit.sh`)}
+# a refused push is logged by the access hook (pre-receive never runs); a refused or served fetch here
+op=fetch
+[ "$service" = upload-pack ] || op=push
+refuse() { echo "bottle git-gate: $1"; log "git-gate: $name: $1"; verdict=deny; [ "$op" = fetch ] || verdict=reject; gate_audit "$op" "$verdict" "$1"; exit 1; }
 
 case "$name" in
 ${cases.join("\n")}
@@ -270,6 +304,7 @@ if [ "$(git --git-dir="$repo" config --get bottle.headSynced || true)" != true ]
     git --git-dir="$repo" config bottle.headSynced true
   fi
 fi
+gate_audit fetch allow ""
 exit 0
 `;
 }
@@ -322,9 +357,15 @@ SECRETS_JSON=${shq(o.secretsJson)}
 export GIT_TERMINAL_PROMPT=0
 # Every object is read as it is, never through refs/replace/*.
 export GIT_NO_REPLACE_OBJECTS=1
+. ${shq(`${o.configDir}/audit.sh`)}
+name=${shq(up.name)}
+audit_id=$(gate_audit_id)
+refs_json=""
+findings_json=""
 deny() {
   echo "bottle git-gate: push rejected: $1" >&2
   { echo "git-gate: $(basename "$(pwd)" .git): push rejected: $1" >&7; } 2>/dev/null || true
+  gate_audit push reject "$1"
   exit 1
 }
 ${pinCheck}
@@ -336,6 +377,7 @@ leases=""
 count=0
 while read -r old new ref; do
   count=$((count + 1))
+  refs_json="$refs_json\${refs_json:+,}{\\"ref\\":\\"$(json_str "$ref")\\",\\"old\\":\\"$old\\",\\"new\\":\\"$new\\"}"
   refnames="$refnames --ref $ref"${replaceCase}${allowedCase}${protectedCase}
   if [ "$new" = "$zero" ]; then
     refspecs="$refspecs :$ref"
@@ -361,6 +403,8 @@ if [ -n "$tips" ]; then
   # start, which also exits 1) = the scanner failed. Both reject the push.
   if [ "$status" -eq 1 ] && printf '%s\\n' "$report" | grep -q "secret finding(s):"; then
     printf '%s\\n' "$report" >&2
+    # positions and rule ids only (never the matched text)
+    findings_json=$(printf '%s\\n' "$report" | awk 'NR > 1 && $1 ~ /:[0-9]+:[0-9]+$/ && n < 50 { n++; gsub(/["\\\\]/, "", $1); gsub(/["\\\\]/, "", $2); printf "%s{\\"at\\":\\"%s\\",\\"rule\\":\\"%s\\"}", (n > 1 ? "," : ""), $1, $2 }')
     deny "secrets found in the pushed commits (listed above: file:line:column, rule). Remove them from the history (e.g. git rebase -i, git commit --amend) and push again."
   elif [ "$status" -ne 0 ]; then
     printf '%s\\n' "$report" >&2
@@ -375,6 +419,7 @@ if ! output=$(git push --quiet --no-verify --porcelain $atomic $leases "$url" $r
   printf '%s\\n' "$output" | sed 's/^/  /' >&2
   deny "the upstream did not accept the push (see above; if it moved, fetch and retry). Nothing was changed."
 fi
+gate_audit push accept ""
 exit 0
 `;
 }
@@ -411,7 +456,8 @@ export function renderGitGate(input: GitGateInput, options: GitGateOptions = {})
   }
   const files: RenderedFile[] = [
     { path: `${o.configDir}/entrypoint.sh`, content: renderEntrypoint(upstreams, o), mode: 0o755 },
-    { path: `${o.configDir}/access-hook.sh`, content: renderAccessHook(upstreams), mode: 0o755 },
+    { path: `${o.configDir}/access-hook.sh`, content: renderAccessHook(upstreams, o), mode: 0o755 },
+    { path: `${o.configDir}/audit.sh`, content: renderAuditFunctions(o), mode: 0o644 },
     { path: `${o.configDir}/credential-helper.sh`, content: CREDENTIAL_HELPER, mode: 0o755 },
   ];
   for (const up of upstreams) {

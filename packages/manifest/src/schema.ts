@@ -39,7 +39,7 @@ export const GitUpstreamSchema = z.strictObject({
 });
 
 export const AgentSchema = z.strictObject({
-  image: z.string().default("bottle/agent:latest"),
+  image: z.string().min(1).optional().describe("Agent image; default: the agent image the CLI builds (`bottle build`), tagged with its version."),
   command: z.array(z.string()).min(1).default(["claude"]).describe("Command attached after provisioning."),
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}).describe("Plain (non-secret) environment for the agent."),
   cpus: z.number().positive().optional(),

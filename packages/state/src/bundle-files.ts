@@ -148,6 +148,14 @@ export function mergeApprovedRoute(routes: readonly EgressRoutePlan[], route: Eg
   return others.map((r, i) => (i === same ? merged : r));
 }
 
+/** Drops approved route `id`; returns the approved routes left (unchanged file when absent). */
+export async function removeApprovedRoute(layout: StateLayout, id: string): Promise<EgressRoutePlan[]> {
+  const before = await readApprovedRoutes(layout);
+  const routes = before.filter((r) => r.id !== id);
+  if (routes.length !== before.length) await writeFileAtomic(layout.approvedRoutes, `${JSON.stringify(routes, null, 2)}\n`, 0o600);
+  return routes;
+}
+
 async function readExtraCa(file: string): Promise<string> {
   try {
     if (!(await stat(file)).isFile()) throw new Error("not a file");

@@ -12,5 +12,6 @@ export {
   readApprovedRoutes,
   addApprovedRoute,
   mergeApprovedRoute,
+  removeApprovedRoute,
   type BundleFilesInput,
 } from "./bundle-files.js";

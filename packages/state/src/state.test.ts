@@ -12,6 +12,7 @@ import {
   prepareStateDir,
   readApprovedRoutes,
   readMetadata,
+  removeApprovedRoute,
   resolveSecrets,
   retireState,
   stateDirFor,
@@ -129,6 +130,10 @@ describe("approved routes and metadata", () => {
     await writeRoutes(layout, plan, approved);
     const hosts = JSON.parse(readFileSync(path.join(layout.config, "routes.json"), "utf8")).routes.map((r: { host: string }) => r.host);
     expect(hosts).toEqual(["api.example.com", "docs.example.com"]);
+    // revoking takes it out again; an unknown id changes nothing
+    expect(await removeApprovedRoute(layout, "approved-req-2")).toHaveLength(1);
+    expect(await removeApprovedRoute(layout, route.id)).toEqual([]);
+    expect(await readApprovedRoutes(layout)).toEqual([]);
   });
 
   it("lists metadata newest first and retires secrets but keeps the rest", async () => {

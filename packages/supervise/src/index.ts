@@ -3,6 +3,7 @@ export {
   decideRequest,
   listRequests,
   readRequest,
+  revokeRequest,
   routeFromApprovedRequest,
   waitForDecision,
   writeRequest,
@@ -12,3 +13,5 @@ export { HTTP_METHODS, MAX_WAIT_SECONDS, routeHostProblem, superviseRequestSchem
 export type { EgressRouteRequest, QuestionRequest, RequestStatus, SuperviseRequest } from "./schema.js";
 export { createSuperviseMcpServer, describeRequest, startSuperviseServer } from "./server.js";
 export type { RunningSupervise, SuperviseHttpOptions, SuperviseServerOptions } from "./server.js";
+export { checkNarrowing } from "./narrow.js";
+export type { Narrowing } from "./narrow.js";

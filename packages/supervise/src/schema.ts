@@ -125,13 +125,22 @@ const decisionSchema = z.object({
   at: isoDate,
   reason: z.string().optional(),
   answer: z.string().optional(),
+  /** Who decided (host user, and whether through the CLI or the dashboard). */
+  by: z.string().optional(),
+  /** Approval narrowed by the human: only these methods / path prefixes (docs/audit.md). */
+  methods: z.array(z.string()).optional(),
+  paths: z.array(z.string()).optional(),
 });
+
+/** An approved route taken back by the human. */
+const revocationSchema = z.object({ at: isoDate, by: z.string().optional(), reason: z.string().optional() });
 
 const base = {
   id: z.string(),
   status: z.enum(["pending", "approved", "denied"]),
   createdAt: isoDate,
   decision: decisionSchema.optional(),
+  revoked: revocationSchema.optional(),
 };
 
 /** One file under the requests folder (docs/bundle-contract.md). */

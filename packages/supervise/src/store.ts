@@ -3,6 +3,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promise
 import { join } from "node:path";
 import { BottleError } from "@bottle/errors";
 import type { EgressRoutePlan } from "@bottle/plan";
+import { checkNarrowing, type Narrowing } from "./narrow.js";
 import { superviseRequestSchema, type EgressRouteRequest, type QuestionRequest, type SuperviseRequest } from "./schema.js";
 
 /** Request ids: `req-` and 8 hex digits; also what keeps ids from naming other paths. */
@@ -14,6 +15,10 @@ export interface Decision {
   reason?: string;
   /** The human's answer to a question. */
   answer?: string;
+  /** Who decided, e.g. `alice (ui)`. */
+  by?: string;
+  /** Approve less than was asked for (egress routes only; see narrow.ts). */
+  narrow?: Narrowing;
 }
 
 export type NewRequest =
@@ -123,6 +128,7 @@ export async function decideRequest(
       hint: "A decision is final. The agent can file a new request if it still needs access.",
     });
   }
+  const narrowed = decision.approve && decision.narrow ? checkNarrowing(current, decision.narrow) : undefined;
   const decided: SuperviseRequest = {
     ...current,
     status: decision.approve ? "approved" : "denied",
@@ -130,6 +136,9 @@ export async function decideRequest(
       at: now.toISOString(),
       ...(decision.reason === undefined ? {} : { reason: decision.reason }),
       ...(decision.answer === undefined ? {} : { answer: decision.answer }),
+      ...(decision.by === undefined ? {} : { by: decision.by }),
+      ...(narrowed && narrowed.methods.length > 0 ? { methods: narrowed.methods } : {}),
+      ...(narrowed && narrowed.paths.length > 0 ? { paths: narrowed.paths } : {}),
     },
   };
   await writeRequest(dir, decided);
@@ -157,13 +166,43 @@ export function routeFromApprovedRequest(req: SuperviseRequest): EgressRoutePlan
     id: `approved-${req.id}`,
     host: req.request.host,
     ports: req.request.ports.length > 0 ? [...req.request.ports] : [443],
-    methods: [...req.request.methods],
-    paths: [],
+    // a narrowed approval is what the agent gets (narrow.ts)
+    methods: [...(req.decision?.methods ?? req.request.methods)],
+    paths: [...(req.decision?.paths ?? [])],
     inject: [],
     passthrough: false,
     scan: true,
     onFinding: "block",
   };
+}
+
+/**
+ * Takes back an approved egress route: the request file records who revoked it, when and
+ * why (written by rename). The caller removes the route and reloads egress.
+ */
+export async function revokeRequest(
+  dir: string,
+  id: string,
+  revocation: { reason?: string; by?: string } = {},
+  now = new Date(),
+): Promise<SuperviseRequest> {
+  const current = await readRequest(dir, id);
+  if (current.kind !== "egress-route" || current.status !== "approved" || current.revoked) {
+    throw new BottleError(`Request ${id} is not an approved route in force${current.revoked ? ` (revoked at ${current.revoked.at})` : ""}`, {
+      code: "SUPERVISE_NOT_REVOCABLE",
+      hint: "Only approved egress routes that are still in force can be revoked (`bottle requests <bottle> --all`).",
+    });
+  }
+  const revoked: SuperviseRequest = {
+    ...current,
+    revoked: {
+      at: now.toISOString(),
+      ...(revocation.by === undefined ? {} : { by: revocation.by }),
+      ...(revocation.reason === undefined ? {} : { reason: revocation.reason }),
+    },
+  };
+  await writeRequest(dir, revoked);
+  return revoked;
 }
 
 export interface WaitOptions {

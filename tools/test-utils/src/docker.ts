@@ -1,4 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 
 /** Every container/network these helpers create carries this label (value "1"). */
@@ -58,7 +61,7 @@ export async function ensureDocker(): Promise<string> {
 export async function ensureImage(tag: string): Promise<void> {
   const res = await docker(["image", "inspect", "--format", "{{.Id}}", tag]);
   if (res.exitCode !== 0) {
-    throw new Error(`Image ${tag} is missing. Build the images first: \`node scripts/build-images.mjs\` (or \`pnpm test\`).`);
+    throw new Error(`Image ${tag} is missing. Build the images first: \`pnpm bottle build --offline-base\` (or \`pnpm test\`).`);
   }
 }
 
@@ -205,4 +208,14 @@ export async function cleanupDockerTestResources(): Promise<void> {
   const networks = new Set([...created.networks, ...nets.stdout.split("\n").filter(Boolean)]);
   for (const network of networks) await docker(["network", "rm", network]);
   created.networks.clear();
+}
+
+/**
+ * The tags the CLI of this checkout builds and runs (`bottle/<name>:<version>-<recipe hash>`),
+ * read from apps/cli/dist/images/images.json, which `pnpm build` writes.
+ */
+export function bottleImageTags(): { agent: string; sidecars: string } {
+  const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "apps", "cli", "dist", "images", "images.json");
+  if (!existsSync(file)) throw new Error(`${file} is missing: run \`pnpm build\` first.`);
+  return (JSON.parse(readFileSync(file, "utf8")) as { tags: { agent: string; sidecars: string } }).tags;
 }

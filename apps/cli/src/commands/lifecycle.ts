@@ -1,12 +1,15 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { BottleError } from "@bottle/errors";
+import { LABELS } from "@bottle/plan";
 import { bottlePhase, listMetadata, pidAlive, retireState, stateDirFor, writeMetadata } from "@bottle/state";
 import { backendFor, loadDocker, loadSmolvm } from "../backends.js";
 import { PassExitCode } from "../exit.js";
 import type { Output } from "../output.js";
 import { progressPrinter } from "../progress.js";
+import { stopBottle } from "../steer.js";
 import { findTarget, planOf } from "../targets.js";
+import { imageTags } from "../images.js";
 
 export function registerLifecycle(program: Command, output: Output): void {
   program
@@ -16,10 +19,9 @@ export function registerLifecycle(program: Command, output: Output): void {
     .option("--json", "print what was removed as JSON")
     .addHelpText("after", "\nExamples:\n  $ bottle stop implementer\n  $ bottle stop implementer-1a2b3c4d --json")
     .action(async (bottle: string, opts: { json?: boolean }) => {
-      const { metadata, layout } = await findTarget(bottle);
-      const plan = await planOf(metadata);
-      const report = await backendFor(plan).stop(plan, layout, progressPrinter(output, { quiet: opts.json }));
-      await retireState(layout.root);
+      const target = await findTarget(bottle);
+      const { metadata } = target;
+      const report = await stopBottle(target, progressPrinter(output, { quiet: opts.json }));
       if (opts.json) output.json({ slug: metadata.slug, ...report });
       else output.out(`stopped ${metadata.slug}${report.logFile ? `; logs in ${report.logFile}` : ""}`);
     });
@@ -91,19 +93,22 @@ export function registerLifecycle(program: Command, output: Output): void {
 
   program
     .command("cleanup")
-    .description("Remove containers, networks and state left by bottles whose CLI died")
+    .description("Remove containers, networks and state left by bottles whose CLI died or whose start never finished")
+    .argument("[bottle]", "only this bottle (slug, or a name `bottle ls` knows); default: every bottle")
     .option("--json", "print what was removed as JSON")
-    .addHelpText("after", "\nExample:\n  $ bottle cleanup")
-    .action(async (opts: { json?: boolean }) => {
+    .addHelpText("after", "\nExamples:\n  $ bottle cleanup\n  $ bottle cleanup implementer-1a2b3c4d --json")
+    .action(async (only: string | undefined, opts: { json?: boolean }) => {
+      const slug = only === undefined ? undefined : await findTarget(only).then((t) => t.metadata.slug, () => only);
+      const inScope = (s: string) => slug === undefined || s === slug;
       const [dockerBackend, smolvmBackend] = await Promise.all([loadDocker(), loadSmolvm()]);
-      const report = await dockerBackend.cleanup();
+      const report = await dockerBackend.cleanup(slug === undefined ? {} : { labels: { [LABELS.slug]: slug } });
       // smolvm machines of bottles nobody holds (only when smolvm is installed)
-      const smolvmRemoved = await smolvmBackend.cleanup({ keep: (slug) => holderAlive(slug) }).catch(() => [] as string[]);
+      const smolvmRemoved = await smolvmBackend.cleanup({ keep: (s) => !inScope(s) || holderAlive(s) }).catch(() => [] as string[]);
       // state dirs whose bottle has nothing running any more: mark stopped, drop secrets
       const running = new Set([...(await dockerBackend.list()).map((r) => r.slug), ...(await smolvmBackend.list().catch(() => [])).map((r) => r.slug)]);
       const retired: string[] = [];
       for (const metadata of await listMetadata()) {
-        if (metadata.stoppedAt || running.has(metadata.slug)) continue;
+        if (metadata.stoppedAt || running.has(metadata.slug) || !inScope(metadata.slug)) continue;
         // a start still in progress (nothing in the engine yet) keeps its state and secrets
         if (bottlePhase(metadata, pidAlive) === "starting") continue;
         const stateDir = stateDirFor(metadata.slug);
@@ -143,7 +148,8 @@ export function registerLifecycle(program: Command, output: Output): void {
     .option("--json", "print as JSON")
     .action(async (opts: { json?: boolean }) => {
       const [dockerBackend, smolvmBackend] = await Promise.all([loadDocker(), loadSmolvm()]);
-      const docker = await dockerBackend.doctor();
+      const tags = imageTags();
+      const docker = await dockerBackend.doctor({ images: [tags.sidecars, tags.agent] });
       // smolvm is optional: its checks are reported, and fail the doctor only for smolvm bottles
       const smolvm = await smolvmBackend.doctor().catch((error: Error) => ({ backend: "smolvm" as const, ok: false, checks: [{ name: "smolvm", ok: false, detail: error.message }] }));
       if (opts.json) output.json({ ok: docker.ok, docker, smolvm });

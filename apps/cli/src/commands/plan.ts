@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { resolvePlan, type BottlePlan } from "@bottle/plan";
 import { loadManifest } from "../manifest-file.js";
 import type { Output } from "../output.js";
+import { imageTags } from "../images.js";
 
 export function registerPlan(program: Command, output: Output): void {
   program
@@ -14,7 +15,7 @@ export function registerPlan(program: Command, output: Output): void {
     .addHelpText("after", "\nExamples:\n  $ bottle plan implementer\n  $ bottle plan implementer --json | jq .routes")
     .action(async (name: string, opts: { file?: string; json?: boolean; backend?: "docker" | "smolvm" }) => {
       const { manifest, file } = await loadManifest(opts.file);
-      const plan = resolvePlan(manifest, name, { manifestPath: file, ...(opts.backend ? { backend: opts.backend } : {}) });
+      const plan = resolvePlan(manifest, name, { manifestPath: file, ...(opts.backend ? { backend: opts.backend } : {}), images: imageTags() });
       if (opts.json) output.json(plan);
       else output.out(describePlan(plan));
     });

@@ -1,13 +1,14 @@
 import type { Command } from "commander";
-import { BottleError } from "@bottle/errors";
 import type { SuperviseRequest } from "@bottle/supervise";
 
 // the MCP SDK behind @bottle/supervise is heavy; only these commands need its store
 const supervise = () => import("@bottle/supervise");
-import { addApprovedRoute, listMetadata, readApprovedRoutes, stateDirFor, stateLayout, writeRoutes } from "@bottle/state";
-import { backendFor } from "../backends.js";
+import { listMetadata, stateDirFor, stateLayout } from "@bottle/state";
 import type { Output } from "../output.js";
-import { findTarget, planOf, type Target } from "../targets.js";
+import { applyRoutes, approveRequest, decidedBy, denyRequest, findRequest, revokeRoute } from "../steer.js";
+import { findTarget } from "../targets.js";
+
+const list = (text: string | undefined) => (text ? text.split(",").map((x) => x.trim()).filter(Boolean) : undefined);
 
 export function registerRequests(program: Command, output: Output): void {
   program
@@ -33,21 +34,17 @@ export function registerRequests(program: Command, output: Output): void {
     .argument("<id>", "request id (req-xxxxxxxx)")
     .option("--reason <text>", "note shown to the agent")
     .option("--answer <text>", "answer to an ask_human question")
+    .option("--methods <list>", "approve only these methods, e.g. GET,HEAD (a subset of what was asked)")
+    .option("--paths <list>", "approve only these path prefixes, e.g. /v1/,/docs/")
     .option("--json", "print the decided request as JSON")
-    .addHelpText("after", "\nExamples:\n  $ bottle approve req-1a2b3c4d\n  $ bottle approve req-5e6f7a8b --answer 'yes, use the staging DB'")
-    .action(async (id: string, opts: { reason?: string; answer?: string; json?: boolean }) => {
-      const { describeRequest, decideRequest, readRequest, routeFromApprovedRequest } = await supervise();
+    .addHelpText("after", "\nExamples:\n  $ bottle approve req-1a2b3c4d\n  $ bottle approve req-1a2b3c4d --methods GET --paths /v1/\n  $ bottle approve req-5e6f7a8b --answer 'yes, use the staging DB'")
+    .action(async (id: string, opts: { reason?: string; answer?: string; methods?: string; paths?: string; json?: boolean }) => {
+      const { describeRequest } = await supervise();
       const target = await findRequest(id);
-      const request = await readRequest(target.layout.requests, id);
-      if (request.kind === "egress-route" && request.status === "pending") {
-        // Apply before recording the decision, so an agent that sees "approved" can use it at once.
-        const route = routeFromApprovedRequest({ ...request, status: "approved" });
-        const plan = await planOf(target.metadata);
-        const approved = await addApprovedRoute(target.layout, route);
-        await writeRoutes(target.layout, plan, approved);
-        await backendFor(plan).reload(plan, target.layout);
-      }
-      const decided = await decideRequest(target.layout.requests, id, { approve: true, ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.answer ? { answer: opts.answer } : {}) });
+      const methods = list(opts.methods);
+      const paths = list(opts.paths);
+      const narrow = methods || paths ? { ...(methods ? { methods } : {}), ...(paths ? { paths } : {}) } : undefined;
+      const decided = await approveRequest(target, id, { by: decidedBy("cli"), ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.answer ? { answer: opts.answer } : {}), ...(narrow ? { narrow } : {}) });
       if (opts.json) output.json(decided);
       else output.out(`approved ${id}: ${describeRequest(decided)}`);
     });
@@ -60,11 +57,26 @@ export function registerRequests(program: Command, output: Output): void {
     .option("--json", "print the decided request as JSON")
     .addHelpText("after", "\nExample:\n  $ bottle deny req-1a2b3c4d --reason 'use the internal mirror instead'")
     .action(async (id: string, opts: { reason?: string; json?: boolean }) => {
-      const { describeRequest, decideRequest } = await supervise();
+      const { describeRequest } = await supervise();
       const target = await findRequest(id);
-      const decided = await decideRequest(target.layout.requests, id, { approve: false, ...(opts.reason ? { reason: opts.reason } : {}) });
+      const decided = await denyRequest(target, id, { by: decidedBy("cli"), ...(opts.reason ? { reason: opts.reason } : {}) });
       if (opts.json) output.json(decided);
       else output.out(`denied ${id}: ${describeRequest(decided)}`);
+    });
+
+  program
+    .command("revoke")
+    .description("Take back an approved egress route, live (routes replaced by rename, SIGHUP to the bundle)")
+    .argument("<id>", "id of the approved request (req-xxxxxxxx)")
+    .option("--reason <text>", "why, shown to the agent")
+    .option("--json", "print the request as JSON")
+    .addHelpText("after", "\nExample:\n  $ bottle revoke req-1a2b3c4d --reason 'task done'")
+    .action(async (id: string, opts: { reason?: string; json?: boolean }) => {
+      const { describeRequest } = await supervise();
+      const target = await findRequest(id);
+      const revoked = await revokeRoute(target, id, { by: decidedBy("cli"), ...(opts.reason ? { reason: opts.reason } : {}) });
+      if (opts.json) output.json(revoked);
+      else output.out(`revoked ${id}: ${describeRequest(revoked)}`);
     });
 
   program
@@ -74,23 +86,9 @@ export function registerRequests(program: Command, output: Output): void {
     .option("--json", "print the routes now in force as JSON")
     .addHelpText("after", "\nExample:\n  $ $EDITOR bottle.json && bottle apply implementer")
     .action(async (bottle: string, opts: { json?: boolean }) => {
-      const target = await findTarget(bottle);
-      const plan = await planOf(target.metadata);
-      const approved = await readApprovedRoutes(target.layout);
-      await writeRoutes(target.layout, plan, approved);
-      await backendFor(plan).reload(plan, target.layout);
-      const hosts = [...plan.routes, ...approved].map((r) => r.host);
-      if (opts.json) output.json({ slug: plan.slug, routes: [...plan.routes, ...approved] });
-      else output.out(`applied ${hosts.length} route${hosts.length === 1 ? "" : "s"} to ${plan.slug}: ${hosts.join(", ") || "none (deny all)"}`);
+      const { slug, routes } = await applyRoutes(await findTarget(bottle), decidedBy("cli"));
+      const hosts = routes.map((r) => r.host);
+      if (opts.json) output.json({ slug, routes });
+      else output.out(`applied ${hosts.length} route${hosts.length === 1 ? "" : "s"} to ${slug}: ${hosts.join(", ") || "none (deny all)"}`);
     });
-}
-
-async function findRequest(id: string): Promise<Target> {
-  const { listRequests } = await supervise();
-  for (const metadata of await listMetadata()) {
-    const layout = stateLayout(stateDirFor(metadata.slug));
-    const ids = (await listRequests(layout.requests)).map((r) => r.id);
-    if (ids.includes(id)) return findTarget(metadata.slug);
-  }
-  throw new BottleError(`no request ${id} in any bottle`, { code: "CLI_UNKNOWN_REQUEST", hint: "`bottle requests --all` lists them" });
 }

@@ -1,12 +1,13 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { acquireStartLock, resolveSecrets, retireState, stateDirFor, stateLayout, writeFileAtomic } from "@bottle/state";
+import { acquireStartLock, resolveSecrets, retireState, stateDirFor, stateLayout } from "@bottle/state";
 import { backendFor } from "../backends.js";
 import { loadManifest } from "../manifest-file.js";
 import { planForStart } from "../preflight.js";
 import type { Output } from "../output.js";
 import { progressPrinter } from "../progress.js";
-import { buildCaBundle, repoRoot } from "../repo.js";
+import { buildCliImages } from "../build-images.js";
+import { imageTags } from "../images.js";
 import { PassExitCode } from "../exit.js";
 
 interface StartOptions {
@@ -15,6 +16,8 @@ interface StartOptions {
   cwd?: string;
   backend?: "docker" | "smolvm";
   build?: boolean;
+  offlineBase?: boolean;
+  baseImage?: string;
   json?: boolean;
   verbose?: boolean;
 }
@@ -30,6 +33,8 @@ export function registerStart(program: Command, output: Output): void {
     .option("--cwd <dir>", "workspace folder to give the agent (overrides the manifest's workspace.path)")
     .option("--backend <backend>", "override the backend (docker | smolvm)")
     .option("--no-build", "fail instead of building missing images")
+    .option("--offline-base", "when images must be built: on the offline debootstrap base (see `bottle build`)")
+    .option("--base-image <image>", "when images must be built: on this Node image")
     .option("--json", "print the started bottle as JSON (with --detach)")
     .option("-v, --verbose", "show build output")
     .addHelpText(
@@ -43,18 +48,16 @@ export function registerStart(program: Command, output: Output): void {
       const plan = await planForStart(
         manifest,
         name,
-        { manifestPath: file, ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.cwd ? { workspace: path.resolve(opts.cwd) } : {}) },
+        { manifestPath: file, ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.cwd ? { workspace: path.resolve(opts.cwd) } : {}), images: imageTags() },
         display,
       );
+      const excluded = plan.agent.workspace?.exclude ?? [];
+      if (excluded.length > 0) output.err(`warning: secret file(s) inside the workspace are left out of the agent's copy: ${excluded.join(", ")}`);
       const backend = backendFor(plan);
       // Secrets first: a missing one is the user's to fix before anything is created.
       const secrets = await resolveSecrets(plan);
       if (opts.build !== false && plan.backend === "docker") {
-        const root = repoRoot();
-        const { buildImages, ensureBaseImage } = await import("@bottle/backend-docker");
-        await ensureBaseImage({ repoRoot: root, onProgress: progress });
-        const buildCa = buildCaBundle();
-        await buildImages({ repoRoot: root, onProgress: progress, ...(buildCa ? { extraCaBundle: buildCa } : {}) });
+        await buildCliImages({ offlineBase: opts.offlineBase, baseImage: opts.baseImage, keepExistingBase: true }, progress);
       }
       const layout = stateLayout(stateDirFor(plan.slug));
       // One start of a bottle at a time: the second one says who holds it. Taken before
@@ -67,8 +70,6 @@ export function registerStart(program: Command, output: Output): void {
       process.once("SIGTERM", onSignal);
       let running = plan;
       try {
-        // Approvals last as long as the bottle: a fresh start begins from the manifest alone.
-        await writeFileAtomic(layout.approvedRoutes, "[]\n", 0o600);
         running = await backend.launch(plan, {
           manifest,
           manifestPath: file,

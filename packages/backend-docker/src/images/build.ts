@@ -21,9 +21,23 @@ export interface ImageBuildEvent {
 
 export type ImageProgress = (event: ImageBuildEvent) => void;
 
+/** Label naming the base an image was built on: `offline` or the registry image reference. */
+export const BASE_LABEL = "dev.bottle.base";
+
+/** The offline debootstrap base, or a Node image pulled from the user's registry. */
+export type BaseChoice = { kind: "offline" } | { kind: "registry"; image: string };
+
+/** What a normal machine has: the official Node image on Debian bookworm (Claude Code wants Node ≥ 22). */
+export const DEFAULT_REGISTRY_BASE = "node:22-bookworm-slim";
+
 export interface BuildImagesOptions {
-  /** Checkout holding images/ and scripts/ (and the built workspace packages). */
-  repoRoot: string;
+  /**
+   * Folder holding the recipes: `<name>/stage.mjs` (+ Dockerfile), `stage-lib.mjs` and, for
+   * the offline base, `base-image.sh` (the CLI ships one in `dist/images`).
+   */
+  recipeDir: string;
+  /** Base image of both images (default: the offline debootstrap base). */
+  base?: BaseChoice;
   /** PEM bundle trusted during builds only (registry access through a TLS-intercepting proxy). */
   extraCaBundle?: string;
   onProgress?: ImageProgress;
@@ -33,7 +47,7 @@ export interface BuildImagesOptions {
   images?: readonly ImageName[];
   /** `--build-arg`s, e.g. PIPELOCK_VERSION / PIPELOCK_SHA256 for the sidecars. */
   buildArgs?: Record<string, string>;
-  /** Override tags (defaults: bottle/agent:latest, bottle/sidecars:latest). */
+  /** Tags to build (defaults: DEFAULT_IMAGES of @bottle/plan; the CLI passes versioned tags). */
   tags?: Partial<Record<ImageName, string>>;
   /** Extra labels on the built images. */
   labels?: Record<string, string>;
@@ -53,7 +67,8 @@ export interface BuiltImage {
 }
 
 export interface EnsureBaseImageOptions {
-  repoRoot: string;
+  /** The debootstrap script (`base-image.sh`) that builds the offline base when missing. */
+  script: string;
   onProgress?: ImageProgress;
   /** Rebuild even when present (uses the cached root filesystem when there is one). */
   force?: boolean;
@@ -76,7 +91,7 @@ export async function requireDockerEngine(docker = "docker"): Promise<string> {
   if (res.failed || res.exitCode !== 0) {
     throw new BottleError("No Docker engine answers, so the images cannot be built.", {
       code: "DOCKER_UNAVAILABLE",
-      hint: "Start one (as root: `bash scripts/docker-engine.sh`, or `systemctl start docker`) and retry.",
+      hint: "Start one (e.g. `systemctl start docker`; from a clone, as root: `bash scripts/docker-engine.sh`) and retry.",
       details: { stderr: String(res.stderr ?? "").slice(-2000) },
     });
   }
@@ -119,7 +134,7 @@ async function streamed(
   return { exitCode: res.exitCode ?? 1, tail };
 }
 
-/** Builds bottle/base:bookworm with scripts/base-image.sh when it is missing. */
+/** Builds the offline base bottle/base:bookworm with base-image.sh (debootstrap) when it is missing. */
 export async function ensureBaseImage(options: EnsureBaseImageOptions): Promise<BaseImage> {
   const docker = options.docker ?? "docker";
   const onProgress = options.onProgress ?? noProgress;
@@ -128,11 +143,11 @@ export async function ensureBaseImage(options: EnsureBaseImageOptions): Promise<
   const present = await imageFacts(docker, tag);
   if (present && !options.force) return { tag, imageId: present.id, built: false };
 
-  const script = path.join(options.repoRoot, "scripts", "base-image.sh");
+  const script = options.script;
   if (!existsSync(script)) {
     throw new BottleError(`${tag} is missing and ${script} is not there to build it.`, {
       code: "BASE_IMAGE_MISSING",
-      hint: "Run `bottle build` from a checkout of the bottle repository.",
+      hint: "Reinstall the bottle CLI (its package carries base-image.sh), or build without --offline-base.",
     });
   }
   onProgress({ image: "base", kind: "build", message: `building ${tag} (debootstrap, about a minute)` });
@@ -149,22 +164,51 @@ export async function ensureBaseImage(options: EnsureBaseImageOptions): Promise<
   return { tag, imageId: built.id, built: true };
 }
 
+/** A Node base from the user's registry: used when present, pulled when not. */
+export async function ensureRegistryBase(options: { image: string; onProgress?: ImageProgress; docker?: string }): Promise<BaseImage> {
+  const docker = options.docker ?? "docker";
+  const onProgress = options.onProgress ?? noProgress;
+  await requireDockerEngine(docker);
+  const present = await imageFacts(docker, options.image);
+  if (present) return { tag: options.image, imageId: present.id, built: false };
+  onProgress({ image: "base", kind: "build", message: `docker pull ${options.image}` });
+  const { exitCode, tail } = await streamed(docker, ["pull", options.image], "base", onProgress);
+  const pulled = await imageFacts(docker, options.image);
+  if (exitCode !== 0 || !pulled) {
+    throw new BottleError(`Pulling the base image ${options.image} failed.`, {
+      code: "BASE_IMAGE_PULL_FAILED",
+      hint: "Without a reachable registry, build on the offline base: `bottle build --offline-base` (debootstrap, needs root). Or name a mirror with --base-image.",
+      details: { tail },
+    });
+  }
+  onProgress({ image: "base", kind: "done", message: `${options.image} pulled` });
+  return { tag: options.image, imageId: pulled.id, built: true };
+}
+
+/** The base an existing image was built on (its BASE_LABEL), if it exists and says. */
+export async function builtOnBase(tag: string, docker = "docker"): Promise<BaseChoice | undefined> {
+  const value = await imageLabel(docker, tag, BASE_LABEL);
+  if (!value) return undefined;
+  return value === "offline" ? { kind: "offline" } : { kind: "registry", image: value };
+}
+
 async function stageContext(
-  repoRoot: string,
+  recipeDir: string,
   name: ImageName,
   outDir: string,
+  base: BaseChoice,
   extraCaBundle: string | undefined,
   onProgress: ImageProgress,
 ): Promise<void> {
-  const script = path.join(repoRoot, "images", name, "stage.mjs");
+  const script = path.join(recipeDir, name, "stage.mjs");
   if (!existsSync(script)) {
     throw new BottleError(`No build recipe for ${name}: ${script} is missing.`, {
       code: "IMAGE_RECIPE_MISSING",
-      hint: "Run `bottle build` from a checkout of the bottle repository.",
+      hint: "Reinstall the bottle CLI (its package carries the image recipes); from a clone, run `pnpm build`.",
     });
   }
-  const args = [script, "--out", outDir, ...(extraCaBundle ? ["--extra-ca", extraCaBundle] : [])];
-  const sub = execa(process.execPath, args, { all: true, reject: false, stdin: "ignore", cwd: repoRoot });
+  const args = [script, "--out", outDir, "--base", base.kind, ...(extraCaBundle ? ["--extra-ca", extraCaBundle] : [])];
+  const sub = execa(process.execPath, args, { all: true, reject: false, stdin: "ignore", cwd: recipeDir });
   for await (const line of sub.iterable({ from: "all" })) {
     const text = String(line);
     onProgress({ image: name, kind: text.includes("WARNING") ? "warn" : "stage", message: text });
@@ -173,7 +217,7 @@ async function stageContext(
   if (res.exitCode !== 0) {
     throw new BottleError(`Staging the ${name} build context failed.`, {
       code: "IMAGE_STAGE_FAILED",
-      hint: "Build the workspace first (`pnpm build`) and check the output above.",
+      hint: "Check the output above (from a clone: `pnpm build` first).",
       details: { tail: String(res.all ?? "").split("\n").slice(-TAIL_LINES) },
     });
   }
@@ -186,7 +230,8 @@ async function stageContext(
 export async function buildImages(options: BuildImagesOptions): Promise<BuiltImage[]> {
   const docker = options.docker ?? "docker";
   const onProgress = options.onProgress ?? noProgress;
-  const repoRoot = path.resolve(options.repoRoot);
+  const recipeDir = path.resolve(options.recipeDir);
+  const baseChoice = options.base ?? { kind: "offline" };
   const extraCaBundle = options.extraCaBundle ? path.resolve(options.extraCaBundle) : undefined;
   if (extraCaBundle && !existsSync(extraCaBundle)) {
     throw new BottleError(`The extra CA bundle ${extraCaBundle} does not exist.`, {
@@ -194,8 +239,12 @@ export async function buildImages(options: BuildImagesOptions): Promise<BuiltIma
       hint: "Point extraCaBundle at a PEM file, e.g. /etc/ssl/certs/ca-certificates.crt.",
     });
   }
-  const base = await ensureBaseImage({ repoRoot, onProgress, docker });
-  const buildArgs = options.buildArgs ?? {};
+  const base =
+    baseChoice.kind === "offline"
+      ? await ensureBaseImage({ script: path.join(recipeDir, "base-image.sh"), onProgress, docker })
+      : await ensureRegistryBase({ image: baseChoice.image, onProgress, docker });
+  const buildArgs = { ...options.buildArgs, BASE_IMAGE: base.tag };
+  const labels = { ...options.labels, [BASE_LABEL]: baseChoice.kind === "offline" ? "offline" : baseChoice.image };
   const results: BuiltImage[] = [];
 
   for (const name of options.images ?? IMAGE_NAMES) {
@@ -204,10 +253,10 @@ export async function buildImages(options: BuildImagesOptions): Promise<BuiltIma
     const contextDir = await mkdtemp(path.join(tmpdir(), `bottle-build-${name}-`));
     try {
       onProgress({ image: name, kind: "stage", message: `staging build context` });
-      await stageContext(repoRoot, name, contextDir, extraCaBundle, onProgress);
+      await stageContext(recipeDir, name, contextDir, baseChoice, extraCaBundle, onProgress);
       const extra: Record<string, string> = { image: name, tag, base: base.imageId };
       for (const [key, value] of Object.entries(buildArgs)) extra[`arg:${key}`] = value;
-      for (const [key, value] of Object.entries(options.labels ?? {})) extra[`label:${key}`] = value;
+      for (const [key, value] of Object.entries(labels)) extra[`label:${key}`] = value;
       const hash = await contextHash({ contextDir, extra });
 
       if (!options.force && (await imageLabel(docker, tag, CONTENT_HASH_LABEL)) === hash) {
@@ -227,7 +276,7 @@ export async function buildImages(options: BuildImagesOptions): Promise<BuiltIma
 
       onProgress({ image: name, kind: "build", message: `docker build -t ${tag} (${hash.slice(0, 12)})` });
       const args = ["build", "--tag", tag, "--label", `${CONTENT_HASH_LABEL}=${hash}`];
-      for (const [key, value] of Object.entries(options.labels ?? {})) args.push("--label", `${key}=${value}`);
+      for (const [key, value] of Object.entries(labels)) args.push("--label", `${key}=${value}`);
       for (const [key, value] of Object.entries(buildArgs)) args.push("--build-arg", `${key}=${value}`);
       args.push(contextDir);
       const { exitCode, tail } = await streamed(docker, args, name, onProgress);

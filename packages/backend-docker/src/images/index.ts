@@ -1,6 +1,11 @@
 export {
   buildImages,
+  builtOnBase,
   ensureBaseImage,
+  ensureRegistryBase,
+  BASE_LABEL,
+  DEFAULT_REGISTRY_BASE,
+  type BaseChoice,
   requireDockerEngine,
   CONTENT_HASH_LABEL,
   IMAGE_NAMES,

@@ -8,9 +8,10 @@ import path from "node:path";
 import { parseManifest } from "@bottle/manifest";
 import { resolvePlan, type BottlePlan } from "@bottle/plan";
 import { prepareStateDir, writeBundleFiles, writeRoutes, type StateLayout } from "@bottle/state";
+import { bottleImageTags } from "@bottle/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-const IMAGE = process.env.BOTTLE_SIDECARS_IMAGE ?? "bottle/sidecars:latest";
+const IMAGE = process.env.BOTTLE_SIDECARS_IMAGE ?? bottleImageTags().sidecars;
 const name = `bottle-test-sidecars-${process.pid}`;
 let plan: BottlePlan;
 let layout: StateLayout;

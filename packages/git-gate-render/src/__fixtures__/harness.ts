@@ -242,6 +242,7 @@ export async function startGate(
     secretsDir: path.join(root, "secrets/git"),
     secretsJson: path.join(root, "secrets/secrets.json"),
     mirrorsDir: path.join(root, "state/git"),
+    auditFile: path.join(root, "state/audit/git-gate.jsonl"),
     upstreamCaFile: path.join(root, "etc/ca/upstream-ca.pem"),
     port,
     listen: "127.0.0.1",

@@ -1,0 +1,13 @@
+export { AUDIT_SCHEMA_VERSION } from "./schema.js";
+export type { AuditEvent, AuditKind, AuditOutcome, AuditSource } from "./schema.js";
+export { auditFiles } from "./files.js";
+export { fromEgress, fromGate, fromRouteChange, fromSupervise } from "./sources.js";
+export type { GateRecord, RouteChangeRecord } from "./sources.js";
+export { AuditLinker, byTime, hostCovers } from "./link.js";
+export { createAuditReader, followAudit, readAudit } from "./reader.js";
+export type { AuditReader, AuditReaderOptions, FollowOptions } from "./reader.js";
+export { recordRouteChange } from "./route-log.js";
+export type { RouteChange } from "./route-log.js";
+export { parseSince } from "./since.js";
+export { AUDIT_TABLE_HEADER, formatAuditLine } from "./format.js";
+export { JsonlTail } from "./tail.js";
