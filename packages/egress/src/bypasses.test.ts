@@ -4,7 +4,7 @@ import type net from "node:net";
 import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEgressProxy, type EgressProxy } from "./proxy.js";
-import { connectTunnel, makeWorkspace, proxiedHttp, route, startUpstream, TEST_HOSTS, type Upstream, type Workspace } from "./__fixtures__/harness.js";
+import { connectTunnel, makeWorkspace, proxiedHttp, route, startUpstream, TEST_HOSTS, type Upstream, type Workspace, startWorkspaceProxy } from "./__fixtures__/harness.js";
 
 // Probes a hostile agent used to get past egress (issue 13), through the real proxy on real TLS.
 const KEY = "sk-ant-api03-bypassKey7Hq2Zx9Lm4Wv0Tt";
@@ -32,16 +32,7 @@ beforeAll(async () => {
     route({ id: "plain", host: "plain.test", scheme: "http", inject: [{ header: "x-api-key", secret: "api.key", prefix: "" }] }),
     route({ id: "other", host: "other.test" }),
   ]);
-  proxy = await startEgressProxy({
-    routesFile: ws.routesFile,
-    secretsFile: ws.secretsFile,
-    caCertFile: ws.caCertFile,
-    caKeyFile: ws.caKeyFile,
-    upstreamCaFile: ws.upstreamCaFile,
-    auditFile: ws.auditFile,
-    hosts,
-    log: () => {},
-  });
+  proxy = await startWorkspaceProxy(ws, { hosts });
 });
 
 afterAll(async () => {
