@@ -144,6 +144,9 @@ describe("method overrides on a method-limited route", () => {
     ["a _method form field", request("POST", "/v1/items", { "content-type": "application/x-www-form-urlencoded" }, "a=1&_method=DELETE")],
     ["an encoded _method form field", request("POST", "/v1/items", { "content-type": "application/x-www-form-urlencoded" }, "%5Fmethod=DELETE")],
     ["a _method JSON field", request("POST", "/v1/items", { "content-type": "application/json" }, '{"_method":"DELETE"}')],
+    ["an escaped _method JSON key", request("POST", "/v1/items", { "content-type": "application/json; charset=utf-8" }, '{"a":1,"\\u005fMETHOD":"DELETE"}')],
+    ["a _method multipart field", request("POST", "/v1/items", { "content-type": "multipart/form-data; boundary=b" }, '--b\r\nContent-Disposition: form-data; name="_method"\r\n\r\nDELETE\r\n--b--\r\n')],
+    ["a _method form field without a content type", request("POST", "/v1/items", {}, "_method=DELETE")],
     ["a _method query field", request("POST", "/v1/items?_method=DELETE")],
   ])("refuses %s", async (_what, raw) => {
     let res!: RawResponse;
@@ -151,6 +154,15 @@ describe("method overrides on a method-limited route", () => {
     expect(res.status).toBe(403);
     expect(res.body).toContain("asks for another method");
     expect(seen).toEqual([]);
+  });
+
+  it("forwards a conversation that only mentions _method (a model request quoting code)", async () => {
+    const quoted = JSON.stringify({
+      model: "m",
+      messages: [{ role: "user", content: [{ type: "tool_result", content: '<input type="hidden" name="_method" value="DELETE">\nparams[:_method] = "DELETE"; {"_method": "DELETE"}\n$ curl -d _method=DELETE https://app/items/1' }] }],
+    });
+    const seen = await forwarded(() => rawHttps("api.test", request("POST", "/v1/items", { "content-type": "application/json" }, quoted)));
+    expect(seen).toEqual(["POST /v1/items"]);
   });
 
   it("forwards the same POST without an override (control)", async () => {

@@ -2,7 +2,8 @@
 // it typed) is dropped and replaced by the injected one; it never reaches the upstream.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EgressProxy } from "./proxy.js";
-import { makeWorkspace, proxiedHttps, route, startUpstream, TEST_HOSTS, type Upstream, type Workspace, startWorkspaceProxy } from "./__fixtures__/harness.js";
+import { parseRoutesFile, renderRoutesFile } from "./routes.js";
+import { makeWorkspace, proxiedHttps, route, startUpstream, type Upstream, type Workspace, startWorkspaceProxy } from "./__fixtures__/harness.js";
 
 const API_KEY = "sk-ant-api03-real-key-held-by-egress-only";
 const OAUTH = "sk-ant-oat01-real-subscription-token-held-by-egress";
@@ -46,5 +47,21 @@ describe("stripHeaders on a model route", () => {
     expect(seen.headers["authorization"]).toBe(`Bearer ${OAUTH}`);
     expect(seen.headers["x-api-key"]).toBeUndefined();
     expect(JSON.stringify(seen.headers)).not.toMatch(/placeholder|typed-by-the-agent/);
+  });
+});
+
+describe("stripHeaders in the routes file", () => {
+  const model = route({ id: "model", host: "api.test", stripHeaders: ["x-api-key", "authorization"] });
+
+  it("round-trips, and stays absent where none is given", () => {
+    const parsed = parseRoutesFile(renderRoutesFile({ routes: [model, route({ id: "plain", host: "other.test" })] }));
+    expect(parsed.routes[0]!.stripHeaders).toEqual(["x-api-key", "authorization"]);
+    expect(parsed.routes[1]).not.toHaveProperty("stripHeaders");
+  });
+
+  it("refuses anything but lower-case header names", () => {
+    for (const bad of [["X-Api-Key"], ["a b"], "authorization", [1]]) {
+      expect(() => parseRoutesFile(JSON.stringify({ version: 1, routes: [{ ...model, stripHeaders: bad }] }))).toThrow(/stripHeaders/);
+    }
   });
 });
