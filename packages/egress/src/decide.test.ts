@@ -103,6 +103,8 @@ const CASES: Case[] = [
   { name: "method override header", url: "https://api.github.test/repos/a", headers: { "X-HTTP-Method-Override": "DELETE" }, expect: { action: "refuse", decision: "deny", status: 403, route: "gh", reason: "method-override", text: "header x-http-method-override", bytesIn: 0 } },
   { name: "method override in the query", url: "https://api.github.test/repos/a?_method=DELETE", expect: { action: "refuse", decision: "deny", status: 403, route: "gh", reason: "method-override", text: "query _method" } },
   { name: "method override in a form body", url: "https://api.test/v1/messages", method: "POST", body: "a=1&%5fmethod=DELETE", expect: { action: "refuse", decision: "deny", status: 403, route: "model", reason: "method-override", text: "body _method", bytesIn: 20 } },
+  { name: "method override as a top-level JSON key", url: "https://api.test/v1/messages", method: "POST", headers: { "content-type": "application/json" }, body: '{"_method":"DELETE"}', expect: { action: "refuse", decision: "deny", status: 403, route: "model", reason: "method-override", text: "body _method" } },
+  { name: "a conversation quoting _method is no override", url: "https://api.test/v1/messages", method: "POST", headers: { "content-type": "application/json" }, body: conversation("params[:_method] = 'DELETE'"), expect: { action: "forward", route: "model", redactions: [] } },
   { name: "body over the cap", url: "https://open.test/x", method: "POST", body: "too-large", expect: { action: "refuse", decision: "deny", status: 413, route: "open", reason: "body-too-large", text: "larger than 65536 bytes", closeConnection: true } },
 
   // Leaks in host, URL and headers: checked before the route, so they win over a deny
