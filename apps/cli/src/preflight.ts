@@ -2,6 +2,8 @@ import { BottleError } from "@bottle/errors";
 import { formatPath, ManifestError, type Manifest, type ManifestProblem } from "@bottle/manifest";
 import { resolvePlan, type BottlePlan, type ResolvePlanOptions } from "@bottle/plan";
 import { checkBundleConfig } from "@bottle/state";
+import { capabilityProblems } from "@bottle/backend";
+import { backendFor } from "./backends.js";
 
 /**
  * Everything `start` refuses about a manifest, in one place: `validate` runs it for every
@@ -13,9 +15,9 @@ export async function bottleProblems(manifest: Manifest, bottle: string, options
   const path = formatPath(["bottles", bottle]);
   try {
     const plan = resolvePlan(manifest, bottle, options);
-    if (plan.backend === "smolvm" && plan.pipelock.enabled) {
-      return { plan, problems: [{ path: formatPath(["bottles", bottle, "pipelock", "enabled"]), message: "pipelock is not supported on the smolvm backend yet", hint: 'use "backend": "docker" for bottles with pipelock' }] };
-    }
+    // what the plan needs that its backend does not declare (start's startBottle refuses the same)
+    const refused = capabilityProblems(plan, (await backendFor(plan)).supports);
+    if (refused.length > 0) return { plan, problems: refused.map((p) => ({ path: formatPath(["bottles", bottle, ...p.path]), message: p.message, hint: p.hint })) };
     await checkBundleConfig(plan);
     return { plan, problems: [] };
   } catch (error) {

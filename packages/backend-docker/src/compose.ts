@@ -127,6 +127,8 @@ export function composeDocument(plan: BottlePlan, options: RenderComposeOptions)
   };
   if (plan.agent.cpus !== undefined) agent.cpus = plan.agent.cpus;
   if (plan.agent.memory !== undefined) agent.mem_limit = plan.agent.memory;
+  // gVisor: the engine must list the runtime (daemon.json `runtimes`; see the README)
+  if (plan.agent.runtime !== undefined && plan.agent.runtime !== "runc") agent.runtime = plan.agent.runtime;
   if (workspace?.mode === "mount") agent.volumes = [`${expandHome(workspace.hostPath, home)}:${workspace.guestPath}:rw`];
 
   return {

@@ -10,6 +10,7 @@ export {
   listBottles,
   logs,
   execInAgent,
+  captureInAgent,
   attachAgent,
   reloadBundle,
   doctor,
@@ -22,6 +23,7 @@ export {
   type DoctorCheck,
 } from "./status.js";
 export type { ProgressEvent, ProgressListener } from "./progress.js";
-export { dockerBackend, type DockerBackend } from "./backend.js";
+export { dockerBackend, createDockerBackend, type DockerBackendOptions } from "./backend.js";
+export { engineRuntimes, runscCheck } from "./runtimes.js";
 export * from "./images/index.js";
 export { agentFenceRules, fenceAgentNetwork } from "./fence.js";
