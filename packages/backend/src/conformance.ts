@@ -53,6 +53,8 @@ export interface ConformanceOptions {
   leftovers(plan: BottlePlan): string[] | Promise<string[]>;
   /** Called after the world is gone. */
   teardown?(): void | Promise<void>;
+  /** Backend-specific cases on the shared bottle, registered after the first case (it is running). */
+  extra?(): void;
 }
 
 const AWS_LINE = "aws_access_key_id = AKIA4HK3Q7ZP2XW9RT6M\\naws_secret_access_key = k8Jd2PqL9xZ3vN7bR1tY5wH0mC4sF6gA2eU8iO3n\\n";
@@ -126,6 +128,8 @@ export function testBackend(options: ConformanceOptions): void {
         expect(probe.stdout?.trim(), `TCP to ${ip}:443 from the agent`).toBe("closed");
       }
     });
+
+    options.extra?.();
 
     it(`${options.label}: a host no route names is denied, and the answer tells the agent how to ask`, async () => {
       const res = await sh(`curl -sS -m 20 https://${world.lateHost}/`);
