@@ -31,7 +31,7 @@ export function registerLifecycle(program: Command, output: Output): void {
     .addHelpText("after", "\nExamples:\n  $ bottle ls\n  $ bottle ls --json | jq '.[].slug'")
     .action(async (opts: { json?: boolean }) => {
       const metadata = await listMetadata();
-      const rows = (await listEverywhere(metadata)).map((r) => ({ ...r, phase: phaseOf(metadata, r.slug) }));
+      const rows = (await listEverywhere(metadata, output)).map((r) => ({ ...r, phase: phaseOf(metadata, r.slug) }));
       if (opts.json) return output.json(rows);
       if (rows.length === 0) return output.out("no bottles running");
       // A bottle that has not finished starting is never shown as running: its agent is not
@@ -100,12 +100,13 @@ export function registerLifecycle(program: Command, output: Output): void {
           report.bottles.push(...part.bottles);
           report.failures.push(...part.failures);
         } catch (error) {
-          // a backend that is not installed has nothing to clean, unless a bottle was started on it
-          if (metadata.some((m) => m.backend === backend.name && !m.stoppedAt && inScope(m.slug))) report.failures.push({ slug: slug ?? "*", error: `${backend.name}: ${(error as Error).message}` });
+          // the default backend must answer; another that cannot (not installed) has nothing to clean
+          if (backend.name === DEFAULT_BACKEND) throw error;
+          if (metadata.some((m) => m.backend === backend.name && !m.stoppedAt && inScope(m.slug))) output.err(`warning: cannot clean up ${backend.name} bottles: ${(error as Error).message}`);
         }
       }
       // state dirs whose bottle has nothing running any more: mark stopped, drop secrets
-      const running = new Set((await listEverywhere(metadata)).map((r) => r.slug));
+      const running = new Set((await listEverywhere(metadata, output)).map((r) => r.slug));
       const retired: string[] = [];
       for (const metadata of await listMetadata()) {
         if (metadata.stoppedAt || running.has(metadata.slug) || !inScope(metadata.slug)) continue;
@@ -169,16 +170,17 @@ function phaseOf(metadata: BottleMetadata[], slug: string): "ready" | "starting"
 }
 
 /**
- * Every backend's bottles. A backend that cannot list (e.g. smolvm not installed) counts
- * as having none, unless a bottle was started on it: then its failure is the user's news.
+ * Every backend's bottles. The default backend must answer; another that cannot (e.g.
+ * smolvm not installed) counts as having none, with a warning when a bottle was started on it.
  */
-async function listEverywhere(metadata: BottleMetadata[]): Promise<BottleListing[]> {
+async function listEverywhere(metadata: BottleMetadata[], output: Output): Promise<BottleListing[]> {
   const rows: BottleListing[] = [];
   for (const backend of await allBackends()) {
     try {
       rows.push(...(await backend.list()));
     } catch (error) {
-      if (metadata.some((m) => m.backend === backend.name && !m.stoppedAt)) throw error;
+      if (backend.name === DEFAULT_BACKEND) throw error;
+      if (metadata.some((m) => m.backend === backend.name && !m.stoppedAt)) output.err(`warning: cannot list ${backend.name} bottles: ${(error as Error).message}`);
     }
   }
   return rows;
