@@ -10,6 +10,7 @@ import { createNetworks, removeNetworks, type BottleNetworks } from "./networks.
 import type { ProgressListener } from "./progress.js";
 import { provisionAgent, type ProvisionReport } from "./provision.js";
 import { fenceAgentNetwork } from "./fence.js";
+import { assertAgentRuntime } from "./runtimes.js";
 import { tearDownFailedStart } from "./teardown.js";
 
 export interface LaunchOptions {
@@ -69,7 +70,7 @@ export async function launchBottle(plan: BottlePlan, options: LaunchOptions): Pr
   const compose = cli.composeCommand();
   progress({ step: "preflight", message: "docker engine ok" });
 
-  await Promise.all([assertNotRunning(cli, plan), assertImages(cli, [plan.bundle.image, plan.agent.image])]);
+  await Promise.all([assertNotRunning(cli, plan), assertImages(cli, [plan.bundle.image, plan.agent.image]), assertAgentRuntime(plan, cli.tools)]);
 
   // Until the agent is fenced and provisioned, the bottle is "starting" and held by this
   // process: `ls` does not list it as running, `exec` refuses it, and `cleanup` takes it
