@@ -6,7 +6,9 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { spawn } from "node:child_process";
 import { buildUpstreamImage, createDemoWorld, DEMO_HOSTS } from "@bottle/test-utils";
+import { claudeSection } from "./demo-claude.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const cliBin = path.join(root, "apps/cli/dist/bin.js");
@@ -17,6 +19,16 @@ function bottle(args, env, { inherit = false } = {}) {
   if (res.status !== 0 && !inherit) process.stderr.write(res.stderr ?? "");
   if (res.status !== 0) throw new Error(`bottle ${args.join(" ")} failed (exit ${res.status})`);
   return res.stdout ?? "";
+}
+
+function bottleAsync(args, env) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cliBin, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (c) => (out += c));
+    child.stderr.on("data", (c) => (out += c));
+    child.on("close", (code) => resolve({ code: code ?? 1, out }));
+  });
 }
 
 function inAgent(slug, script, env) {
@@ -72,6 +84,14 @@ try {
   check("push with an AWS key is rejected, upstream unchanged", secretPush.out.includes("exit=1") && upstreamHead() === "initial commit", secretPush.out.split("\n").filter((l) => l.includes("remote:")).slice(0, 6).join("\n"));
   const cleanPush = inAgent(slug, "cd /workspace/app && git reset -q --hard origin/main && echo 'hello from the bottle' > NOTES.md && git add NOTES.md && git commit -qm 'notes from the agent' && git push -q origin HEAD:main 2>&1; echo exit=$?");
   check("a clean push lands upstream", cleanPush.out.includes("exit=0") && upstreamHead() === "notes from the agent", `upstream main: ${upstreamHead()}`);
+  section("bottle stop demo");
+  world.disconnectFromBottles();
+  bottle(["stop", slug], world.env, { inherit: true });
+  slug = undefined;
+
+  const cleanupClaude = await claudeSection({ world, bottle, bottleAsync, section, check });
+  section("bottle stop (Claude Code's bottle)");
+  cleanupClaude();
 } finally {
   if (slug) {
     section("bottle stop");

@@ -192,7 +192,7 @@ export async function runSessionCell(targets, port, { turns, totalBytes, seed })
  * request in the first and last tenth, RSS growth.
  */
 export async function runDriftCell(targets, port, { count, warmup = 200 }) {
-  const state = targets.map((t) => ({ t, agent: t.agent({ keepAlive: true, maxSockets: 1 }), latencies: [], cpuFirst: 0, cpuLast: 0, rss0: NaN }));
+  const state = targets.map((t) => ({ t, agent: t.agent({ keepAlive: true, maxSockets: 1 }), latencies: [], cpuFirst: 0, cpuLast: 0, rss0: NaN, rssSamples: [] }));
   for (const s of state) {
     for (let i = 0; i < warmup; i++) await postMessages(s.agent, port, conversationOfSize(16 * 1024, 2, i, 4));
     s.rss0 = rssMiB(s.t.pid);
@@ -206,6 +206,7 @@ export async function runDriftCell(targets, port, { count, warmup = 200 }) {
       const cpu = cpuSeconds(s.t.pid) - cpu0;
       if (i < tenth) s.cpuFirst += cpu;
       if (i >= count - tenth) s.cpuLast += cpu;
+      if ((i + 1) % Math.floor(count / 4) === 0) s.rssSamples.push(rssMiB(s.t.pid));
     }
   }
   const out = {};
@@ -219,6 +220,7 @@ export async function runDriftCell(targets, port, { count, warmup = 200 }) {
       cpuLastMsPerReq: (s.cpuLast * 1000) / tenth,
       rssStart: s.rss0,
       rssEnd: rssMiB(s.t.pid),
+      rssQuarters: s.rssSamples,
     };
   }
   return out;

@@ -390,12 +390,12 @@ async function runClaudeSuite(targets, upPort, only) {
   }
   if (Object.keys(drift).length > 0) {
     lines.push("");
-    lines.push(`| drift: ${DRIFT} × 16 KiB POST (after 200 warm-up) | target | p50 first 100 ms | p50 last 100 ms | last/first | CPU ms/req first 10 % | CPU ms/req last 10 % | RSS start → end MiB |`);
+    lines.push(`| drift: ${DRIFT} × 16 KiB POST (after 200 warm-up) | target | p50 first 100 ms | p50 last 100 ms | last/first | CPU ms/req first 10 % | CPU ms/req last 10 % | RSS start → each quarter MiB |`);
     lines.push("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (const t of targets) {
       const r = drift[t.name];
       const cpu = (v) => (t.name === "direct" ? "" : fmt(v, 2));
-      lines.push(`| | ${t.name} | ${fmt(r.firstP50, 2)} | ${fmt(r.lastP50, 2)} | ${fmt(r.lastP50 / r.firstP50, 2)}× | ${cpu(r.cpuFirstMsPerReq)} | ${cpu(r.cpuLastMsPerReq)} | ${t.name === "direct" ? "" : `${fmt(r.rssStart, 0)} → ${fmt(r.rssEnd, 0)}`} |`);
+      lines.push(`| | ${t.name} | ${fmt(r.firstP50, 2)} | ${fmt(r.lastP50, 2)} | ${fmt(r.lastP50 / r.firstP50, 2)}× | ${cpu(r.cpuFirstMsPerReq)} | ${cpu(r.cpuLastMsPerReq)} | ${t.name === "direct" ? "" : [r.rssStart, ...r.rssQuarters].map((v) => fmt(v, 0)).join(" → ")} |`);
     }
   }
   return lines;

@@ -201,11 +201,24 @@ describe("bottle ui with a real bottle", () => {
     expect(await pending).toContain("denied");
   });
 
-  it("revokes an approved route live", async () => {
+  it("revokes an approved route live, with the approvals merged into it", async () => {
+    // a second approval for the same host (from the CLI) widens the route the first one made
+    const asked = mcp("route", DEMO_HOSTS.late, "POST");
+    await card(DEMO_HOSTS.late).waitFor({ timeout: 60_000 });
+    const second = pendingIds(DEMO_HOSTS.late)[0]!;
+    bottle(["approve", second]);
+    expect(await asked).toContain("approved");
+    waitFor(() => curl(`-X POST https://${DEMO_HOSTS.late}/ -d x=1`) === "200", "the widened route");
+
     const row = page.locator('.route-table tr[data-route^="approved-"]', { hasText: DEMO_HOSTS.late });
     await row.getByRole("button", { name: "Revoke" }).click();
     await row.waitFor({ state: "detached" });
     waitFor(() => curl(`https://${DEMO_HOSTS.late}/`) === "403", "the revoked route to go");
+    expect(curl(`-X POST https://${DEMO_HOSTS.late}/ -d x=1`)).toBe("403");
+    const all = JSON.parse(bottle(["requests", plan.slug, "--all", "--json"]).stdout) as Array<{ id: string; status: string; request: { host?: string }; revoked?: { by?: string } }>;
+    const late = all.filter((r) => r.request.host === DEMO_HOSTS.late && r.status === "approved");
+    expect(late).toHaveLength(2);
+    for (const r of late) expect(r.revoked?.by, r.id).toMatch(/ \(ui\)$/);
   });
 });
 

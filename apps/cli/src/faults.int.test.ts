@@ -3,7 +3,7 @@
 // one bottle racing. The bottles have no egress routes; the git upstream resolves to the
 // bundle's own loopback, so nothing leaves this machine.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -203,6 +203,14 @@ describe("two starts of one bottle racing", () => {
       const ls = JSON.parse(bottle(["ls", "--json"]).stdout) as Array<{ slug: string; phase: string }>;
       expect(ls.find((r) => r.slug === slug)?.phase).toBe("ready");
       expect(bottle(["exec", slug, "--", "true"]).code).toBe(0);
+
+      // A later start of the running bottle is refused and leaves its live approvals alone.
+      const approvals = path.join(stateHome, "bottle", slug, "approved-routes.json");
+      writeFileSync(approvals, "[\"approved while running\"]\n");
+      const again = bottle(["start", "race", "--detach", "--no-build", "-f", manifestPath]);
+      expect(again.code).toBe(2);
+      expect(again.stderr).toContain("already running");
+      expect(readFileSync(approvals, "utf8")).toContain("approved while running");
 
       const stop = bottle(["stop", "race"]);
       expect(stop.code, stop.stderr).toBe(0);

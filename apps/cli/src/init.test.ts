@@ -22,7 +22,7 @@ describe("initTemplate", () => {
   it.each([
     ["api-key", "x-api-key", "ANTHROPIC_API_KEY", ""],
     ["subscription", "authorization", "CLAUDE_CODE_OAUTH_TOKEN", "Bearer "],
-  ] as const)("%s: a valid manifest whose only route injects the credential; the agent holds a placeholder", (auth, header, envName, prefix) => {
+  ] as const)("%s: a valid manifest whose model route injects the credential; the agent holds a placeholder", (auth, header, envName, prefix) => {
     const template = initTemplate({ name: "claude", auth, schema: "./bottle.schema.json" });
     const manifest = parseManifest(JSON.stringify(template.manifest));
     const plan = resolvePlan(manifest, "claude", { manifestPath: "/p/bottle.json" });
@@ -30,7 +30,7 @@ describe("initTemplate", () => {
     expect(plan.routes.map((r) => r.host)).toEqual(["api.anthropic.com"]);
     expect(plan.routes[0]!.inject).toEqual([{ header, secret: expect.any(String), prefix }]);
     expect(plan.secrets).toEqual([expect.objectContaining({ source: { env: envName }, usedBy: "egress" })]);
-    expect(plan.agent.env[envName]).toBe("injected-by-bottle-egress");
+    expect(plan.agent.env[envName]).toMatch(/placeholder/);
     expect(plan.agent.workspace).toMatchObject({ hostPath: "/p", mode: "copy" });
   });
 });

@@ -77,21 +77,34 @@ export async function denyRequest(target: Target, id: string, input: { reason?: 
   return decideRequest(target.layout.requests, id, { approve: false, by: input.by, ...(input.reason ? { reason: input.reason } : {}) });
 }
 
-/** Takes an approved route out of force: routes re-rendered without it, egress reloaded, revocation recorded. */
+/**
+ * Takes an approved route out of force: routes re-rendered without it, egress reloaded,
+ * revocation recorded. Re-approvals of a host widen one route (`mergeApprovedRoute`), so
+ * the route in force for the request's host goes, and every approval merged into it is
+ * marked revoked with it.
+ */
 export async function revokeRoute(target: Target, id: string, input: { reason?: string; by: string }): Promise<SuperviseRequest> {
-  const { readRequest, revokeRequest } = await supervise();
+  const { listRequests, readRequest, revokeRequest } = await supervise();
   const request = await readRequest(target.layout.requests, id);
   if (request.kind !== "egress-route" || request.status !== "approved" || request.revoked) {
     // the store's message and hint, before anything is touched
     return revokeRequest(target.layout.requests, id, input);
   }
+  const host = request.request.host;
   const now = new Date();
   const plan = await planOf(target.metadata);
-  const approved = await removeApprovedRoute(target.layout, `approved-${id}`);
+  const inForce = (await readApprovedRoutes(target.layout)).find((r) => r.id === `approved-${id}`) ?? (await readApprovedRoutes(target.layout)).find((r) => r.id.startsWith("approved-") && r.host === host);
+  const approved = inForce ? await removeApprovedRoute(target.layout, inForce.id) : await readApprovedRoutes(target.layout);
   await writeRoutes(target.layout, plan, approved);
   await (await backendFor(plan)).reload(plan, target.layout);
-  const revoked = await revokeRequest(target.layout.requests, id, { by: input.by, ...(input.reason ? { reason: input.reason } : {}) }, now);
-  await (await audit()).recordRouteChange(target.layout.root, { change: "revoke", routes: [{ id: `approved-${id}`, host: request.request.host }], requestId: id, by: input.by, ...(input.reason ? { reason: input.reason } : {}) }, now);
+  const note = { by: input.by, ...(input.reason ? { reason: input.reason } : {}) };
+  const revoked = await revokeRequest(target.layout.requests, id, note, now);
+  for (const other of await listRequests(target.layout.requests)) {
+    if (other.id !== id && other.kind === "egress-route" && other.status === "approved" && !other.revoked && other.request.host === host) {
+      await revokeRequest(target.layout.requests, other.id, note, now);
+    }
+  }
+  await (await audit()).recordRouteChange(target.layout.root, { change: "revoke", routes: [{ id: inForce?.id ?? `approved-${id}`, host }], requestId: id, ...note }, now);
   return revoked;
 }
 

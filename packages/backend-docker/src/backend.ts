@@ -1,5 +1,6 @@
 import { BACKEND_SPEC_VERSION, slugOf, type BottleBackend } from "@bottle/backend";
-import { launchBottle } from "./launch.js";
+import { DockerCli } from "./engine.js";
+import { launchBottle, preflightLaunch } from "./launch.js";
 import { engineRuntimes, runscCheck } from "./runtimes.js";
 import { attachAgent, captureInAgent, doctor, execInAgent, listBottles, logs, reloadBundle } from "./status.js";
 import { cleanupOrphans, stopBottle } from "./teardown.js";
@@ -19,10 +20,14 @@ export function createDockerBackend(options: DockerBackendOptions = {}): BottleB
     specVersion: BACKEND_SPEC_VERSION,
     name: "docker",
     supports: { pipelock: true, sidecarLogs: true, followLogs: true, workspaceMount: true, agentRuntimes: ["runc", "runsc"] },
+    async preflight(plan) {
+      await preflightLaunch(await DockerCli.connect(), plan);
+    },
     async launch(session) {
       const { plan, layout } = session;
       await launchBottle(plan, {
         stateDir: layout.root,
+        preflight: false,
         start: { stateDir: layout.root, record: session.record, ready: async () => {}, failed: async () => {} },
         writeBundleFiles: ({ networks }) => session.writeBundleFiles({ internalCidr: networks.internal.subnet }),
         onProgress: session.onProgress,

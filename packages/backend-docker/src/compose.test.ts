@@ -5,7 +5,7 @@ import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { examplePlan } from "./__fixtures__/plan.js";
-import { renderCompose } from "./compose.js";
+import { DEFAULT_AGENT_MEMORY, DEFAULT_AGENT_PIDS, renderCompose } from "./compose.js";
 
 const stateDir = "/home/dev/.local/state/bottle/implementer-0000";
 type Service = Record<string, any>;
@@ -90,10 +90,11 @@ describe("renderCompose", () => {
     expect(svc.volumes).toEqual(["/home/dev/src/app:/workspace:rw"]);
   });
 
-  it("omits optional keys the plan does not set", () => {
+  it("omits optional keys the plan does not set, but always limits the agent's memory and pids", () => {
     const reviewer = parsed(renderCompose(examplePlan("reviewer"), { stateDir, homeDir: "/home/dev" }));
     expect(reviewer.services.agent!.cpus).toBeUndefined();
-    expect(reviewer.services.agent!.mem_limit).toBeUndefined();
+    expect(reviewer.services.agent!.mem_limit).toBe(DEFAULT_AGENT_MEMORY);
+    expect(reviewer.services.agent!.pids_limit).toBe(DEFAULT_AGENT_PIDS);
     expect(reviewer.services.bundle!.extra_hosts).toBeUndefined();
   });
 

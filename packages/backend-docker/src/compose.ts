@@ -42,6 +42,11 @@ export interface RenderComposeOptions {
   health?: { interval?: string; timeout?: string; retries?: number; startPeriod?: string };
 }
 
+/** Agent memory limit when the manifest sets none (`agent.memory`). */
+export const DEFAULT_AGENT_MEMORY = "8g";
+/** Most processes/threads the agent container may hold. */
+export const DEFAULT_AGENT_PIDS = 4096;
+
 /**
  * Pure: plan → compose file text (YAML). The file format is `version: "2.4"`, which both
  * docker-compose v1 (1.29) and the `docker compose` v2 plugin accept. Networks are created
@@ -126,7 +131,10 @@ export function composeDocument(plan: BottlePlan, options: RenderComposeOptions)
     restart: "no",
   };
   if (plan.agent.cpus !== undefined) agent.cpus = plan.agent.cpus;
-  if (plan.agent.memory !== undefined) agent.mem_limit = plan.agent.memory;
+  // Limits even when the manifest sets none: a fork bomb or a runaway build in the agent
+  // must not take the host (or the bundle next to it) down.
+  agent.mem_limit = plan.agent.memory ?? DEFAULT_AGENT_MEMORY;
+  agent.pids_limit = DEFAULT_AGENT_PIDS;
   // gVisor: the engine must list the runtime (daemon.json `runtimes`; see the README)
   if (plan.agent.runtime !== undefined && plan.agent.runtime !== "runc") agent.runtime = plan.agent.runtime;
   if (workspace?.mode === "mount") agent.volumes = [`${expandHome(workspace.hostPath, home)}:${workspace.guestPath}:rw`];

@@ -26,6 +26,8 @@ export interface LaunchOptions {
   writeBundleFiles?: (context: { stateDir: string; networks: BottleNetworks }) => Promise<void> | void;
   /** PID recorded in metadata.json as the bottle's holder. Default: this process; `null` = detached. */
   holderPid?: number | null;
+  /** Run the preflight checks (default true; false when startBottle already ran the backend's preflight). */
+  preflight?: boolean;
   /** The readiness record when startBottle (@bottle/backend) owns it; otherwise this function opens one. */
   start?: StartRecord;
   /** Skip provisioning (tests with stand-in images; the CLI never sets it). */
@@ -70,7 +72,7 @@ export async function launchBottle(plan: BottlePlan, options: LaunchOptions): Pr
   const compose = cli.composeCommand();
   progress({ step: "preflight", message: "docker engine ok" });
 
-  await Promise.all([assertNotRunning(cli, plan), assertImages(cli, [plan.bundle.image, plan.agent.image]), assertAgentRuntime(plan, cli.tools)]);
+  if (options.preflight !== false) await preflightLaunch(cli, plan);
 
   // Until the agent is fenced and provisioned, the bottle is "starting" and held by this
   // process: `ls` does not list it as running, `exec` refuses it, and `cleanup` takes it
@@ -168,6 +170,15 @@ export async function launchBottle(plan: BottlePlan, options: LaunchOptions): Pr
     if (ownRecord) await start.failed();
     throw error;
   }
+}
+
+/**
+ * What would make a launch fail at once, checked before anything is created or written:
+ * the bottle already running (or its leftovers), a missing image, an agent runtime the
+ * engine does not list. Concurrent.
+ */
+export async function preflightLaunch(cli: DockerCli, plan: BottlePlan): Promise<void> {
+  await Promise.all([assertNotRunning(cli, plan), assertImages(cli, [plan.bundle.image, plan.agent.image]), assertAgentRuntime(plan, cli.tools)]);
 }
 
 async function composeUp(cli: DockerCli, plan: BottlePlan, file: string, services: string[], sig: { signal?: AbortSignal }): Promise<void> {

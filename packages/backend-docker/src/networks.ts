@@ -18,6 +18,9 @@ export interface BottleNetworks {
   egress: NetworkInfo;
 }
 
+/** Bridge driver option (engine 20.10+): no IPv4 address for the host on the bridge. */
+export const INHIBIT_IPV4 = "com.docker.network.bridge.inhibit_ipv4";
+
 function labelArgs(labels: Record<string, string>): string[] {
   return Object.entries(labels).flatMap(([key, value]) => ["--label", `${key}=${value}`]);
 }
@@ -29,7 +32,9 @@ function labelArgs(labels: Record<string, string>): string[] {
 export async function createNetworks(cli: DockerCli, plan: BottlePlan, options: { stateDir: string; signal?: AbortSignal }): Promise<BottleNetworks> {
   const labels = labelArgs({ ...plan.labels, [STATE_DIR_LABEL]: options.stateDir });
   const specs = [
-    [plan.networks.internal, ["--internal"]],
+    // inhibit_ipv4: the host keeps no address on the agent's network, so host services
+    // bound to the bridge address are out of the agent's reach even without the fence.
+    [plan.networks.internal, ["--internal", "--opt", `${INHIBIT_IPV4}=true`]],
     [plan.networks.egress, []],
   ] as const;
   // Both at once: each `network create` is an engine round trip of ~0.1 s.

@@ -1,7 +1,7 @@
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { BottleError } from "@bottle/errors";
-import { CLAUDE_STATE_MERGE_SCRIPT, renderClaudeCodeState, type BottlePlan } from "@bottle/plan";
+import { CLAUDE_STATE_MERGE_SCRIPT, renderClaudeCodeState, tarExcludes, type BottlePlan } from "@bottle/plan";
 import { execa } from "execa";
 import { expandHome, stateLayout } from "@bottle/state";
 import type { DockerCli } from "./engine.js";
@@ -92,7 +92,8 @@ export async function provisionAgent(cli: DockerCli, plan: BottlePlan, options: 
     await requireDirectory(source, "workspace");
     // The image should ship /workspace owned by the agent user; fix it if it does not.
     await exec("0", 'set -e; mkdir -p "$1"; [ "$(stat -c %U "$1")" = "$2" ] || chown "$2" "$1"', [ws.guestPath, user]);
-    const exclude: string[] = [];
+    // Secret files the manifest names inside the workspace stay on the host.
+    const exclude: string[] = tarExcludes(ws.exclude ?? []);
     if (!ws.copyGit) exclude.push("./.git");
     else {
       const dotGit = await stat(path.join(source, ".git")).catch(() => undefined);

@@ -460,7 +460,7 @@ export function createSmolvmBackend(options: SmolvmCliOptions = {}): SmolvmBacke
     for (const skill of plan.agent.skills) entries.push(...(await folderEntries(skill.hostPath, skill.guestPath)));
     const ws = plan.agent.workspace;
     if (ws && ws.mode === "copy") {
-      entries.push(...(await folderEntries(ws.hostPath, ws.guestPath, (rel) => !ws.copyGit && (rel === ".git" || rel.startsWith(".git/")))));
+      entries.push(...(await folderEntries(ws.hostPath, ws.guestPath, (rel) => (!ws.copyGit && (rel === ".git" || rel.startsWith(".git/"))) || (ws.exclude ?? []).some((x) => rel === x || rel.startsWith(`${x}/`)))));
     }
     // Claude Code's first-start state: onboarding done, workspace trusted, placeholder key approved.
     entries.push({ type: "file", path: claudeStatePath(plan), content: renderClaudeCodeState(plan), mode: 0o600 });

@@ -23,6 +23,15 @@ export function createSmolvmBottleBackend(options: SmolvmCliOptions = {}, machin
     specVersion: BACKEND_SPEC_VERSION,
     name: "smolvm",
     supports: { pipelock: false, sidecarLogs: false, followLogs: false, workspaceMount: true, agentRuntimes: [] },
+    async preflight(plan) {
+      const rows = await machines.list();
+      if (rows.some((r) => r.slug === plan.slug)) {
+        throw new BottleError(`bottle "${plan.bottle}" (${plan.slug}) is already running or left machines behind`, {
+          code: "BOTTLE_ALREADY_RUNNING",
+          hint: `Stop it with \`bottle stop ${plan.bottle}\`, or remove leftovers of interrupted runs with \`bottle cleanup\`.`,
+        });
+      }
+    },
     async launch(session) {
       // smolvm learns the bundle's address only once its machine runs; the files do not depend on it
       await session.writeBundleFiles();

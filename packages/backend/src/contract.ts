@@ -140,6 +140,13 @@ export interface BottleBackend {
   readonly specVersion: typeof BACKEND_SPEC_VERSION;
   readonly name: BackendName;
   readonly supports: BackendCapabilities;
+  /**
+   * Refuses, creating and writing nothing, what would make launch fail at once: the bottle
+   * already running or leftovers of it (BOTTLE_ALREADY_RUNNING), missing images, a runtime
+   * the platform lacks. Runs under the start lock, before the state dir is touched, so a
+   * start of a running bottle leaves that bottle's state (metadata, approvals, secrets) alone.
+   */
+  preflight(plan: BottlePlan): Promise<void>;
   /** Brings the bottle up; returns the plan in force (fenced and provisioned). */
   launch(session: LaunchSession): Promise<BottlePlan>;
   /** Runs the agent command (or `command`) attached to this terminal; its exit code. */

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseManifest } from "@bottle/manifest";
@@ -18,12 +18,15 @@ function planFor(dir: string, bottle: Record<string, unknown> = {}): BottlePlan 
 const ALL: BackendCapabilities = { pipelock: true, sidecarLogs: true, followLogs: true, workspaceMount: true, agentRuntimes: ["runc", "runsc"] };
 
 /** An in-memory backend: records what the shared start let it see, fails on request. */
-function fakeBackend(options: { supports?: BackendCapabilities; launch?: (s: LaunchSession) => Promise<BottlePlan> } = {}) {
+function fakeBackend(options: { running?: boolean; supports?: BackendCapabilities; launch?: (s: LaunchSession) => Promise<BottlePlan> } = {}) {
   const seen: Array<{ during: BottleMetadata | undefined; secretsFile: boolean }> = [];
   const backend: BottleBackend = {
     specVersion: BACKEND_SPEC_VERSION,
     name: "docker",
     supports: options.supports ?? ALL,
+    async preflight(plan) {
+      if (options.running) throw Object.assign(new Error(`${plan.slug} runs`), { code: "BOTTLE_ALREADY_RUNNING" });
+    },
     async launch(session) {
       await session.writeBundleFiles({ internalCidr: "10.9.0.0/24" });
       await session.record({ internalSubnet: "10.9.0.0/24" });
@@ -92,6 +95,21 @@ describe("startBottle: the shared start", () => {
     await expect(startBottle(backend, { plan: planFor(dir), layout, secretContext: { env: {} } })).rejects.toMatchObject({ code: "SECRET_MISSING" });
     expect(existsSync(layout.root)).toBe(false);
     expect(seen).toEqual([]);
+  });
+
+  it("a start of a running bottle leaves its metadata, approvals and secrets alone", async () => {
+    const dir = tmp();
+    const plan = planFor(dir);
+    const layout = stateLayout(path.join(dir, "state"));
+    await startBottle(fakeBackend().backend, { plan, layout, secretContext: ENV, holderPid: null });
+    writeFileSync(layout.approvedRoutes, '[{"id":"approved-x"}]\n');
+    const before = readFileSync(layout.metadata, "utf8");
+    const { backend, seen } = fakeBackend({ running: true });
+    await expect(startBottle(backend, { plan, layout, secretContext: ENV })).rejects.toMatchObject({ code: "BOTTLE_ALREADY_RUNNING" });
+    expect(seen).toEqual([]);
+    expect(readFileSync(layout.metadata, "utf8")).toBe(before);
+    expect(readFileSync(layout.approvedRoutes, "utf8")).toContain("approved-x");
+    expect(existsSync(path.join(layout.secrets, "secrets.json"))).toBe(true);
   });
 
   it("refuses a backend written against another version of the contract", async () => {

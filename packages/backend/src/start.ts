@@ -32,7 +32,8 @@ export function checkSpecVersion(backend: Pick<BottleBackend, "specVersion" | "n
 /**
  * The start of a bottle, the same for every backend: the declared capabilities are
  * checked and the secrets read before anything is created; then one start at a time
- * (the start lock), a fresh state dir with metadata "starting", approvals reset, the
+ * (the start lock), the backend's preflight (not already running, images present), a
+ * fresh state dir with metadata "starting", approvals reset, the
  * backend's launch, and "ready" written last. A failed or interrupted launch leaves the
  * bottle marked stopped with its secrets removed (the backend removes what it created).
  */
@@ -44,6 +45,8 @@ export async function startBottle(backend: BottleBackend, request: StartRequest)
   const secrets = request.secrets ?? (await resolveSecrets(plan, request.secretContext));
   const lock = await acquireStartLock(layout.root, { bottle: plan.bottle });
   try {
+    // a running bottle keeps its state: nothing below runs unless the backend found it not running
+    await backend.preflight(plan);
     const start = await openStartRecord(layout.root, plan, request.holderPid === undefined ? {} : { holderPid: request.holderPid });
     const onProgress = request.onProgress ?? (() => {});
     onProgress({ step: "state", message: `state dir ${layout.root}` });

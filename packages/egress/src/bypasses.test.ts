@@ -209,3 +209,28 @@ describe("no known value in audit lines or error texts", () => {
     expect(audit).not.toContain(hostKey);
   });
 });
+
+describe("idle sockets", () => {
+  it("closes a CONNECT tunnel and a bare connection that stay silent", async () => {
+    const quick = await startEgressProxy({
+      routesFile: ws.routesFile,
+      secretsFile: ws.secretsFile,
+      caCertFile: ws.caCertFile,
+      caKeyFile: ws.caKeyFile,
+      hosts,
+      idleTimeoutMs: 200,
+      log: () => {},
+    });
+    try {
+      const tunnel = await connectTunnel(quick.port, "other.test", upstream.port);
+      expect(tunnel.status).toBe(200);
+      await once(tunnel.socket, "close");
+      const { connect } = await import("node:net");
+      const bare = connect(quick.port, "127.0.0.1");
+      await once(bare, "connect");
+      await once(bare, "close");
+    } finally {
+      await quick.close();
+    }
+  });
+});

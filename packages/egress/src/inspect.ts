@@ -5,6 +5,7 @@ import { applyRedactions, findingLabel, secretRegions, type RedactionCount, type
 import type { EgressRoutePlan } from "./routes.js";
 import { scanForSecrets, urlWorthScanning } from "./scan.js";
 import { createChunkedScanner, type BodyFinding } from "./scan-cache.js";
+import { createLeakCheck, type LeakCheck } from "./leak-cache.js";
 
 /** Pattern scan of the first `limit` bytes of a body; findings with byte ranges (scan-cache.ts). */
 export type BodyScanner = (body: Buffer, limit: number) => Promise<BodyFinding[]>;
@@ -30,6 +31,14 @@ export type Inspection =
   | { verdict: "forward"; path: string; body: Buffer; redactions: RedactionCount[] }
   | { verdict: "block-leak"; reason: string }
   | { verdict: "block-pattern"; reason: string };
+
+const leakChecks = new WeakMap<object, LeakCheck>();
+/** One cached exact-value check per set of secrets (a reload brings a new set and a new cache). */
+function leakCheckFor(secrets: Readonly<Record<string, string>>): LeakCheck {
+  let check = leakChecks.get(secrets);
+  if (!check) leakChecks.set(secrets, (check = createLeakCheck(secrets)));
+  return check;
+}
 
 let defaultScanner: BodyScanner | undefined;
 function processScanner(): BodyScanner {
@@ -73,7 +82,9 @@ export async function inspectRequest(req: InspectRequest): Promise<Inspection> {
   if (body.length > 0) {
     const patterns = req.route.scan ? await scanBody(body, req.scanLimit) : [];
     const needles = needlesFor(req.secrets);
-    leaks = req.detector.findInDecoded(body, decoded.text);
+    // Same answer as detector.findInDecoded, at the cost of what is new (leak-cache.ts).
+    leaks = leakCheckFor(req.secrets).find(body);
+    // Markers are only worked out when there is something to replace (the common case has nothing).
     if (patterns.length > 0 || needles.extraForms || leaks.length > 0) {
       const text = decoded.text;
       const regions = secretRegions(text, needles.all);
@@ -84,11 +95,12 @@ export async function inspectRequest(req: InspectRequest): Promise<Inspection> {
         if (breaksJson(text, done.text)) return { verdict: "block-pattern", reason: patterns[0]?.ruleId ?? "redaction-breaks-json" };
         body = Buffer.from(done.text, "utf8");
         counts.push(...done.counts);
+        leaks = req.detector.findInDecoded(body, done.text);
       }
     }
   }
   // A secret still visible (an encoding only the detector's normalisation sees) is never forwarded.
-  const left = (body === req.body ? leaks : req.detector.findInDecoded(body, body.toString("utf8")))[0] ?? req.detector.findInText(path)[0];
+  const left = leaks[0] ?? req.detector.findInText(path)[0];
   if (left !== undefined) return { verdict: "block-leak", reason: left };
   return { verdict: "forward", path, body, redactions: counts };
 }
@@ -97,7 +109,10 @@ async function inspectToBlock(req: InspectRequest, decoded: DecodedBody, scanBod
   // A redacting route that cannot redact (a body that is not UTF-8) lets no known secret through.
   const allowed = req.route.onFinding === "redact" ? new Set<string>() : req.allowedSecrets;
   const raw = decoded.bytes === req.body ? [] : req.detector.findInBuffer(req.body);
-  const leak = [...raw, ...req.detector.findInDecoded(decoded.bytes, decoded.text)].find((s) => !allowed.has(s));
+  // A plain UTF-8 body goes through the cached check (same answer, cost of what is new).
+  const plain = decoded.bytes === req.body && decoded.utf8 && isUtf8(req.body);
+  const found = plain ? leakCheckFor(req.secrets).find(req.body) : req.detector.findInDecoded(decoded.bytes, decoded.text);
+  const leak = [...raw, ...found].find((s) => !allowed.has(s));
   if (leak !== undefined) return { verdict: "block-leak", reason: leak };
   if (req.route.scan) {
     // The URL as the receiver decodes it: a token hidden behind percent escapes is scanned too.

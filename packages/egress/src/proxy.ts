@@ -47,6 +47,8 @@ export interface EgressProxyOptions {
   hosts?: Record<string, string>;
   /** Where operational messages go (never secret values); default stderr. */
   log?: (line: string) => void;
+  /** A client or tunnel socket with no traffic for this long is closed (default 10 min). */
+  idleTimeoutMs?: number;
 }
 
 export interface EgressProxy {
@@ -92,6 +94,7 @@ const HOP_BY_HOP = new Set([
   "upgrade",
 ]);
 const DEFAULT_MAX_BODY = 32 * 1024 * 1024;
+const DEFAULT_IDLE_MS = 10 * 60 * 1000;
 const MAX_LEAF_CACHE = 4096;
 /** Sized responses up to this many bytes are sent in one piece with their headers. */
 const SMALL_RESPONSE = 64 * 1024;
@@ -140,9 +143,12 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
   const inner = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 });
   const sockets = new Set<net.Socket>();
 
+  const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_MS;
   front.on("connection", (s: net.Socket) => {
     sockets.add(s);
     s.setNoDelay(true);
+    // Every client socket (requests, CONNECT tunnels, upgraded streams) ends when idle.
+    s.setTimeout(idleMs, () => s.destroy());
     s.on("close", () => sockets.delete(s));
   });
   // A bug in one request must not take the proxy down: answer 500 (or drop the stream) and log.
@@ -364,6 +370,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
       const raw = redactHeaders(upRes.rawHeaders, injected);
       for (let i = 0; i + 1 < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
       socket.write(lines.join("\r\n") + "\r\n\r\n");
+      upSocket.setTimeout(idleMs, () => upSocket.destroy());
       // Frames are inspected in both directions before they pass (websocket-inspect.ts).
       let blockedBy: string | undefined;
       const relays = websocketRelays(cfg, upRes, allowedSecrets, maxBody, socket, upSocket, (reason) => {
@@ -464,6 +471,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
         return;
       }
       socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      upSocket.setTimeout(idleMs, () => upSocket.destroy());
       if (head.length > 0) upSocket.write(head);
       upSocket.on("data", (c: Buffer) => (bytesOut += c.length));
       socket.on("data", (c: Buffer) => (bytesIn += c.length));

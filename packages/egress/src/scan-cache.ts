@@ -29,8 +29,8 @@ export interface ChunkingOptions {
 
 /** The longest secretlint match of the recommended preset is a PEM private key (≤ 10,000 body characters + armour). */
 export const DEFAULT_CHUNKING: ChunkingOptions = { minChunk: 16 * 1024, maxChunk: 64 * 1024, leftContext: 512, rightOverlap: 12 * 1024 };
-/** ~150 bytes per entry (key + usually no findings): 65,536 entries ≈ 10 MiB, covering ≥ 1 GiB of distinct content. */
-export const DEFAULT_CACHE_ENTRIES = 65_536;
+/** ~250 bytes per entry (key, settled promise, usually no findings): 16,384 entries ≈ 4 MiB, covering ≥ 256 MiB of distinct content. */
+export const DEFAULT_CACHE_ENTRIES = 16_384;
 
 /** A finding with its [start, end) in bytes of the body. */
 export interface BodyFinding {

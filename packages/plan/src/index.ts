@@ -14,3 +14,4 @@ export {
   planModel,
 } from "./model.js";
 export { renderClaudeCodeState, CLAUDE_STATE_MERGE_SCRIPT } from "./claude-code.js";
+export { secretFilesInWorkspace, tarExcludes, type WorkspaceSecretFile } from "./workspace-secrets.js";

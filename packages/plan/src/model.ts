@@ -60,9 +60,13 @@ export function planModel(model: ModelSpec, secretSource: SecretSource): { route
 /**
  * Claude Code's own switches for a sandbox: no auto-update, telemetry, error reports or
  * other non-essential traffic (hosts the bottle does not route anyway; each would be a
- * denied request and some a warning). Documented in Claude Code's env-vars reference.
+ * denied request and some a warning), and no automatic install of the official plugin
+ * marketplace (downloads.claude.ai). The first two are in Claude Code's env-vars reference;
+ * the third is the switch Claude Code's own managed hosts set.
  */
 export const CLAUDE_CODE_SANDBOX_ENV: Readonly<Record<string, string>> = {
   CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
   DISABLE_AUTOUPDATER: "1",
+  // The official plugin marketplace is fetched at an interactive start otherwise.
+  CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL: "1",
 };

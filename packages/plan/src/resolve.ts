@@ -16,6 +16,7 @@ import {
 } from "./constants.js";
 import { gitTransport, insteadOfForms, mergeExtraHosts } from "./git.js";
 import { CLAUDE_CODE_SANDBOX_ENV, planModel } from "./model.js";
+import { refuseMountedSecrets, secretFilesInWorkspace } from "./workspace-secrets.js";
 import type { BottlePlan, DaemonSpec, EgressRoutePlan, GitUpstreamPlan, ModelPlan, PlannedSecret, ProxyHop, SecretSource } from "./types.js";
 
 export interface ResolvePlanOptions {
@@ -143,7 +144,7 @@ export function resolvePlan(manifest: Manifest, bottleName: string, options: Res
     git: { upstreams, extraHosts: gitExtraHosts },
     supervise: { enabled: spec.supervise.enabled, url: superviseUrl },
     pipelock: { enabled: pipelockOn, mode: spec.pipelock.mode, blocklist: [...spec.pipelock.blocklist] },
-    agent: agentPlan(spec, { egressUrl, hostnames, hostPath, workspace: options.workspace, image: options.images?.agent, model: model?.plan }),
+    agent: agentPlan(spec, { egressUrl, hostnames, hostPath, workspace: options.workspace, image: options.images?.agent, model: model?.plan, secrets }),
   };
 }
 
@@ -209,6 +210,7 @@ function agentPlan(
     workspace: string | undefined;
     image: string | undefined;
     model: ModelPlan | undefined;
+    secrets: readonly PlannedSecret[];
   },
 ): BottlePlan["agent"] {
   for (const key of Object.keys(spec.agent.env)) {
@@ -237,6 +239,11 @@ function agentPlan(
   };
   const ws = spec.workspace;
   const workspaceHost = ctx.workspace ?? (ws ? ctx.hostPath(ws.path) : undefined);
+  const mode = ws?.mode ?? "copy";
+  // A secret file inside the workspace must not reach the agent: left out of a copy; a mount cannot hide it.
+  const secretFiles = secretFilesInWorkspace(ctx.secrets, workspaceHost);
+  if (workspaceHost && secretFiles.length > 0 && mode === "mount") throw refuseMountedSecrets(secretFiles, workspaceHost);
+  const exclude = [...new Set(secretFiles.map((f) => f.relative))].sort();
   return {
     // the manifest's own image wins; else the caller's build (the CLI's versioned tag)
     image: spec.agent.image ?? ctx.image ?? DEFAULT_IMAGES.agent,
@@ -256,7 +263,7 @@ function agentPlan(
       guestPath: `${AGENT_USER.home}/.claude/skills/${path.basename(dir.replace(/\/+$/, ""))}`,
     })),
     ...(workspaceHost
-      ? { workspace: { hostPath: workspaceHost, guestPath: AGENT_WORKSPACE, mode: ws?.mode ?? "copy", copyGit: ws?.copyGit ?? false } }
+      ? { workspace: { hostPath: workspaceHost, guestPath: AGENT_WORKSPACE, mode, copyGit: ws?.copyGit ?? false, ...(exclude.length > 0 ? { exclude } : {}) } }
       : {}),
   };
 }

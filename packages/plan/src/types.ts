@@ -157,7 +157,14 @@ export interface BottlePlan {
     caPath: string;
     prompt?: MountPlan;
     skills: MountPlan[];
-    workspace?: { hostPath: string; guestPath: string; mode: "mount" | "copy"; copyGit: boolean };
+    workspace?: {
+      hostPath: string;
+      guestPath: string;
+      mode: "mount" | "copy";
+      copyGit: boolean;
+      /** Paths (relative, `/`-separated) left out of the copy: secret files the manifest names. */
+      exclude?: string[];
+    };
     /** Where the agent command starts (the workspace, with or without a workspace section). */
     workdir: string;
     /** Present when the bottle has a `model` section. */

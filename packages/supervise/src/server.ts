@@ -6,6 +6,7 @@ import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/proto
 import type { CallToolResult, ServerNotification, ServerRequest } from "@modelcontextprotocol/sdk/types.js";
 import { BottleError, formatBottleError } from "@bottle/errors";
 import { askHumanArgs, listRequestsArgs, requestEgressRouteArgs, MAX_WAIT_SECONDS, type SuperviseRequest } from "./schema.js";
+import { serialized } from "./pending-lock.js";
 import { createRequest, listRequests, readRequest, waitForDecision, type NewRequest } from "./store.js";
 import { z } from "zod";
 
@@ -40,7 +41,7 @@ export function describeRequest(req: SuperviseRequest): string {
     const what = `egress route to ${routeText(req.request)}`;
     if (req.revoked) return `Request ${req.id} (${what}) was approved, then revoked by the human at ${req.revoked.at}: it is blocked again.${req.revoked.reason ? ` Note from the human: ${req.revoked.reason}` : ""}`;
     const narrowed = narrowingText(req.decision);
-    if (req.status === "approved" && narrowed) return `Request ${req.id} approved, narrowed: ${req.request.host} is allowed ${narrowed} only; other methods and paths stay blocked. It takes effect when the bottle reloads its routes (seconds).${note}`;
+    if (req.status === "approved" && narrowed) return `Request ${req.id} approved, narrowed: ${req.request.host} is allowed ${narrowed} only, and already live: retry the request now. Other methods and paths stay blocked.${note}`;
     switch (req.status) {
       case "pending":
         return `Request ${req.id} (${what}) is pending: the human has not decided yet. Check later with list_requests or wait_for_request.`;
@@ -110,14 +111,17 @@ export function createSuperviseMcpServer(options: SuperviseServerOptions): McpSe
   };
 
   const file = async (input: NewRequest, seconds: number | undefined, extra: Extra) => {
-    const pending = (await listRequests(stateDir)).filter((r) => r.status === "pending");
-    if (pending.length >= maxPending) {
-      throw new BottleError(`There are already ${pending.length} pending requests`, {
-        code: "SUPERVISE_TOO_MANY_PENDING",
-        hint: "Wait for the human to decide the pending ones (list_requests) before asking again.",
-      });
-    }
-    const req = await createRequest(stateDir, input);
+    // Check and create as one step (pending-lock.ts); the wait happens outside it.
+    const req = await serialized(stateDir, async () => {
+      const pending = (await listRequests(stateDir)).filter((r) => r.status === "pending");
+      if (pending.length >= maxPending) {
+        throw new BottleError(`There are already ${pending.length} pending requests`, {
+          code: "SUPERVISE_TOO_MANY_PENDING",
+          hint: "Wait for the human to decide the pending ones (list_requests) before asking again.",
+        });
+      }
+      return createRequest(stateDir, input);
+    });
     log(`new ${req.kind} request ${req.id}: ${JSON.stringify(req.request)}`);
     return wait(req, seconds, extra);
   };

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { networkInterfaces } from "node:os";
 import { fetchHealth, parseSupervisorConfig, requestSignal, startSupervisor } from "./index.js";
 import type { SupervisedDaemon, Supervisor } from "./index.js";
 
@@ -132,6 +133,23 @@ ${forever}`,
     expect((await fetchHealth(s.healthPort).then((h) => h.status))).toBe(200);
   });
 
+  it("shows a client that is not on loopback (the agent) only a bare health answer", async () => {
+    const s = await start([await daemon("egress", forever)], { healthHost: "0.0.0.0" });
+    const address = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === "IPv4" && !a.internal)?.address;
+    expect(address, "a non-loopback IPv4 address on this machine").toBeDefined();
+    const outside = await waitFor(async () => {
+      const h = await fetchHealth(s.healthPort, address!);
+      return h.status === 200 ? h : undefined;
+    }, "healthy from outside");
+    expect(outside.body).toEqual({ status: "ok" });
+    expect(JSON.stringify(outside.body)).not.toMatch(/egress|pid/);
+    // control: loopback (processes in the bundle) still gets the details
+    const inside = await fetchHealth(s.healthPort, "127.0.0.1");
+    expect((inside.body as { daemons: { name: string }[] }).daemons.map((d) => d.name)).toEqual(["egress"]);
+  });
+
   it("forwards a signal to the named daemon only", async () => {
     const a = await daemon("egress", recordSignals, { reloadable: true });
     const b = await daemon("git-gate", recordSignals, { reloadable: true });
@@ -143,6 +161,24 @@ ${forever}`,
     // Both got SIGTERM at stop; only git-gate saw the HUP before it.
     expect(await readLog("git-gate")).toEqual(["SIGHUP", "SIGTERM"]);
     expect(await readLog("egress")).toEqual(["SIGTERM"]);
+  });
+
+  it("holds a SIGHUP until a freshly started daemon has installed its handler, instead of killing it", async () => {
+    // Like egress under load: the process is spawned (state running) well before its code
+    // reaches process.on("SIGHUP"); the default action would end it.
+    const slow = await daemon(
+      "egress",
+      `const until = Date.now() + 700; while (Date.now() < until) {}
+${recordSignals}`,
+      { reloadable: true },
+    );
+    const s = await start([slow]);
+    await waitFor(() => s.status().daemons[0]?.state === "running", "spawned");
+    expect(s.reload()).toEqual(["egress"]);
+    await waitFor(async () => (await readLog("egress")).includes("SIGHUP"), "HUP delivered");
+    expect(s.status().daemons[0]).toMatchObject({ state: "running", restarts: 0 });
+    expect(lines.some((l) => l.includes("killed by SIGHUP"))).toBe(false);
+    await s.stop();
   });
 
   it("reload() sends SIGHUP to reloadable daemons only", async () => {

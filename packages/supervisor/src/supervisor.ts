@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { createInterface } from "node:readline";
 import type { SupervisedDaemon, SupervisorConfig } from "./config.js";
+import { catchesSignal } from "./signal-ready.js";
 
 export type DaemonState = "starting" | "running" | "backoff" | "crash-looping" | "stopping" | "stopped";
 
@@ -95,6 +96,9 @@ function groupAlive(pgid: number): boolean {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
+
+/** How long a forwarded signal waits for a freshly started daemon to install its handler. */
+const HANDLER_WAIT_MS = 10_000;
 
 /** How long a restart waits for the last member of a killed group to be reaped. */
 const GROUP_GONE_TIMEOUT_MS = 5_000;
@@ -241,9 +245,28 @@ export async function startSupervisor(config: SupervisorConfig, options: Supervi
       say(`${daemonName} is ${rt.state}; ${signal} not sent`);
       return false;
     }
-    rt.child.kill(signal);
-    say(`${signal} → ${daemonName} (pid ${rt.child.pid})`);
+    deliverWhenHandled(rt, rt.child, signal);
     return true;
+  };
+
+  // A daemon counts as running once spawned, but a Node daemon that has not yet run
+  // process.on(signal) would be ended by the signal's default action. Hold the signal until
+  // the process catches it (or HANDLER_WAIT_MS passes: then it does not handle it at all).
+  const deliverWhenHandled = (rt: Runtime, child: ChildProcess & { pid: number }, signal: NodeJS.Signals) => {
+    const until = Date.now() + HANDLER_WAIT_MS;
+    let held = false;
+    const attempt = () => {
+      if (rt.child !== child || !isAlive(child)) return say(`${rt.spec.name} exited before ${signal} could be sent`);
+      if (catchesSignal(child.pid, signal) === false && Date.now() < until) {
+        if (!held) say(`${signal} → ${rt.spec.name} held until it installs its handler`);
+        held = true;
+        setTimeout(attempt, 25).unref();
+        return;
+      }
+      child.kill(signal);
+      say(`${signal} → ${rt.spec.name} (pid ${child.pid})`);
+    };
+    attempt();
   };
 
   const reload = (): string[] =>
@@ -257,6 +280,9 @@ export async function startSupervisor(config: SupervisorConfig, options: Supervi
     };
     if (req.method === "GET" && url.pathname === "/healthz") {
       const s = status();
+      // The agent reaches this port too: it gets a bare answer; daemon names, states and
+      // PIDs are for processes inside the bundle (loopback) only.
+      if (!LOOPBACK.has(req.socket.remoteAddress ?? "")) return reply(s.healthy ? 200 : 503, { status: s.healthy ? "ok" : "unhealthy" });
       reply(s.healthy ? 200 : 503, { daemons: s.daemons });
       return;
     }

@@ -53,6 +53,8 @@ export function registerStart(program: Command, output: Output): void {
         { manifestPath: file, ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.cwd ? { workspace: path.resolve(opts.cwd) } : {}), images: imageTags() },
         display,
       );
+      const excluded = plan.agent.workspace?.exclude ?? [];
+      if (excluded.length > 0) output.err(`warning: secret file(s) inside the workspace are left out of the agent's copy: ${excluded.join(", ")}`);
       const backend = await backendFor(plan);
       // Secrets first: a missing one is the user's to fix before anything is created.
       const secrets = await resolveSecrets(plan);

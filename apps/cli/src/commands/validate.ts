@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { ManifestError } from "@bottle/manifest";
+import { resolvePlan } from "@bottle/plan";
 import { loadManifest } from "../manifest-file.js";
 import { manifestProblems } from "../preflight.js";
 import type { Output } from "../output.js";
@@ -17,7 +18,19 @@ export function registerValidate(program: Command, output: Output): void {
       const problems = await manifestProblems(manifest, file);
       if (problems.length > 0) throw new ManifestError(display, problems);
       const names = Object.keys(manifest.bottles);
-      if (opts.json) output.json({ ok: true, file, bottles: names });
-      else output.out(`${file}: ok (${names.length} bottle${names.length === 1 ? "" : "s"}: ${names.join(", ")})`);
+      // Planning refuses what start would refuse (e.g. a secret file in a mounted workspace).
+      const warnings: string[] = [];
+      for (const name of names) {
+        const plan = resolvePlan(manifest, name, { manifestPath: file });
+        const excluded = plan.agent.workspace?.exclude ?? [];
+        if (excluded.length > 0) {
+          warnings.push(`${name}: secret file(s) inside the workspace are left out of the agent's copy: ${excluded.join(", ")} (move them outside the workspace to silence this)`);
+        }
+      }
+      if (opts.json) output.json({ ok: true, file, bottles: names, warnings });
+      else {
+        for (const warning of warnings) output.err(`warning: ${warning}`);
+        output.out(`${file}: ok (${names.length} bottle${names.length === 1 ? "" : "s"}: ${names.join(", ")})`);
+      }
     });
 }

@@ -38,6 +38,8 @@ class BottleFeed {
   readonly recent: AuditEvent[] = [];
   /** Records ever added (never decreases, unlike `recent`, which is trimmed). */
   total = 0;
+  /** Read at least once (a stopped bottle's files no longer grow). */
+  polled = false;
   private readonly problems: Array<{ at: number; kind: "deny" | "block" }> = [];
   private reader: AuditReader | undefined;
 
@@ -46,6 +48,7 @@ class BottleFeed {
   async poll(): Promise<AuditEvent[]> {
     this.reader ??= (await audit()).createAuditReader(this.target.layout.root);
     const events = await this.reader.poll();
+    this.polled = true;
     this.total += events.length;
     for (const e of events) {
       this.recent.push(e);

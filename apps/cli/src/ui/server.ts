@@ -127,7 +127,12 @@ export async function startDashboard(options: DashboardOptions = {}): Promise<Ru
     ticking = true;
     try {
       const all = await model.metadata();
-      for (const m of all) await model.feed(m).poll();
+      const watched = new Set([...clients].map((c) => c.slug));
+      for (const m of all) {
+        const feed = model.feed(m);
+        // stopped bottles' files no longer grow: read once, unless a page is on them
+        if (!m.stoppedAt || !feed.polled || watched.has(m.slug)) await feed.poll();
+      }
       if (force || Date.now() - lastBottlesAt > 2_000) {
         lastBottlesAt = Date.now();
         bottlesJson = JSON.stringify(await Promise.all(all.map((m) => model.summary(m))));
