@@ -144,7 +144,7 @@ export function registerLifecycle(program: Command, output: Output): void {
 
   program
     .command("doctor")
-    .description("Check what bottle needs: Docker engine, compose flavour, images, KVM and smolvm")
+    .description("Check what each backend needs: Docker engine, compose flavour, images, gVisor runsc (optional); smolvm and KVM (optional)")
     .option("--json", "print as JSON")
     .action(async (opts: { json?: boolean }) => {
       // each backend's checks; only the default backend (docker) must pass, the others are optional
