@@ -128,4 +128,24 @@ describe("bottle CLI", () => {
       else process.env.XDG_STATE_HOME = before;
     }
   });
+
+  it("start refuses missing host files (prompt, skills, workspace) before creating anything; validate warns", async () => {
+    const file = manifestFile(JSON.stringify({ bottles: { impl: { agent: { prompt: "prompts/missing.md", skills: ["skills/none"] }, workspace: { path: "no-such-dir" } } } }));
+    const v = capture();
+    expect(await runCli(["validate", "-f", file, "--json"], v)).toBe(0);
+    expect(JSON.parse(v.stdout).warnings.map((w: { path: string }) => w.path)).toEqual(["bottles.impl.agent.prompt", "bottles.impl.agent.skills[0]", "bottles.impl.workspace.path"]);
+    const stateHome = mkdtempSync(path.join(os.tmpdir(), "bottle-cli-state-"));
+    const before = process.env.XDG_STATE_HOME;
+    process.env.XDG_STATE_HOME = stateHome;
+    try {
+      const s = capture();
+      expect(await runCli(["start", "impl", "-f", file, "--no-build", "--detach"], s)).toBe(2);
+      expect(s.stderr).toContain(`bottles.impl.agent.prompt: the prompt file ${path.join(path.dirname(file), "prompts/missing.md")} does not exist`);
+      expect(readdirSync(stateHome)).toEqual([]);
+    } finally {
+      if (before === undefined) delete process.env.XDG_STATE_HOME;
+      else process.env.XDG_STATE_HOME = before;
+    }
+  });
 });
+

@@ -4,7 +4,7 @@ import type net from "node:net";
 import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEgressProxy, type EgressProxy } from "./proxy.js";
-import { connectTunnel, makeWorkspace, proxiedHttp, route, startUpstream, TEST_HOSTS, type Upstream, type Workspace } from "./__fixtures__/harness.js";
+import { connectTunnel, makeWorkspace, proxiedHttp, route, startUpstream, TEST_HOSTS, type Upstream, type Workspace, startWorkspaceProxy } from "./__fixtures__/harness.js";
 
 // Probes a hostile agent used to get past egress (issue 13), through the real proxy on real TLS.
 const KEY = "sk-ant-api03-bypassKey7Hq2Zx9Lm4Wv0Tt";
@@ -32,16 +32,7 @@ beforeAll(async () => {
     route({ id: "plain", host: "plain.test", scheme: "http", inject: [{ header: "x-api-key", secret: "api.key", prefix: "" }] }),
     route({ id: "other", host: "other.test" }),
   ]);
-  proxy = await startEgressProxy({
-    routesFile: ws.routesFile,
-    secretsFile: ws.secretsFile,
-    caCertFile: ws.caCertFile,
-    caKeyFile: ws.caKeyFile,
-    upstreamCaFile: ws.upstreamCaFile,
-    auditFile: ws.auditFile,
-    hosts,
-    log: () => {},
-  });
+  proxy = await startWorkspaceProxy(ws, { hosts });
 });
 
 afterAll(async () => {
@@ -153,6 +144,9 @@ describe("method overrides on a method-limited route", () => {
     ["a _method form field", request("POST", "/v1/items", { "content-type": "application/x-www-form-urlencoded" }, "a=1&_method=DELETE")],
     ["an encoded _method form field", request("POST", "/v1/items", { "content-type": "application/x-www-form-urlencoded" }, "%5Fmethod=DELETE")],
     ["a _method JSON field", request("POST", "/v1/items", { "content-type": "application/json" }, '{"_method":"DELETE"}')],
+    ["an escaped _method JSON key", request("POST", "/v1/items", { "content-type": "application/json; charset=utf-8" }, '{"a":1,"\\u005fMETHOD":"DELETE"}')],
+    ["a _method multipart field", request("POST", "/v1/items", { "content-type": "multipart/form-data; boundary=b" }, '--b\r\nContent-Disposition: form-data; name="_method"\r\n\r\nDELETE\r\n--b--\r\n')],
+    ["a _method form field without a content type", request("POST", "/v1/items", {}, "_method=DELETE")],
     ["a _method query field", request("POST", "/v1/items?_method=DELETE")],
   ])("refuses %s", async (_what, raw) => {
     let res!: RawResponse;
@@ -160,6 +154,15 @@ describe("method overrides on a method-limited route", () => {
     expect(res.status).toBe(403);
     expect(res.body).toContain("asks for another method");
     expect(seen).toEqual([]);
+  });
+
+  it("forwards a conversation that only mentions _method (a model request quoting code)", async () => {
+    const quoted = JSON.stringify({
+      model: "m",
+      messages: [{ role: "user", content: [{ type: "tool_result", content: '<input type="hidden" name="_method" value="DELETE">\nparams[:_method] = "DELETE"; {"_method": "DELETE"}\n$ curl -d _method=DELETE https://app/items/1' }] }],
+    });
+    const seen = await forwarded(() => rawHttps("api.test", request("POST", "/v1/items", { "content-type": "application/json" }, quoted)));
+    expect(seen).toEqual(["POST /v1/items"]);
   });
 
   it("forwards the same POST without an override (control)", async () => {

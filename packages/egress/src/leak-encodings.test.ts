@@ -4,14 +4,13 @@ import type net from "node:net";
 import zlib from "node:zlib";
 import { WebSocket, WebSocketServer } from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEgressProxy, type EgressProxy } from "./proxy.js";
-import { ConnectAgent, makeWorkspace, proxiedHttps, route, startUpstream, TEST_HOSTS, type Upstream, type Workspace } from "./__fixtures__/harness.js";
+import type { EgressProxy } from "./proxy.js";
+import { ConnectAgent, makeWorkspace, proxiedHttps, route, startUpstream, TEST_HOSTS, type Upstream, type Workspace, startWorkspaceProxy } from "./__fixtures__/harness.js";
 
 // The encodings a hostile agent used to carry the key of one route to another allowed
 // route (issue 13), one test per transformation and location, through the real proxy on
 // real TLS. `other.test` is the sink: every probe must be blocked before it arrives there.
 const KEY = "sk-ant-api03-leakProbe9Hq2Zx4Lm7Wv0Tt";
-const hosts = Object.fromEntries(TEST_HOSTS.map((h) => [h, "127.0.0.1"]));
 const MAX_BODY = 2 * 1024 * 1024;
 
 let upstream: Upstream;
@@ -24,17 +23,7 @@ beforeAll(async () => {
     route({ id: "api", host: "api.test", inject: [{ header: "x-api-key", secret: "api.key", prefix: "" }] }),
     route({ id: "other", host: "other.test" }),
   ]);
-  proxy = await startEgressProxy({
-    routesFile: ws.routesFile,
-    secretsFile: ws.secretsFile,
-    caCertFile: ws.caCertFile,
-    caKeyFile: ws.caKeyFile,
-    upstreamCaFile: ws.upstreamCaFile,
-    auditFile: ws.auditFile,
-    maxBodyBytes: MAX_BODY,
-    hosts,
-    log: () => {},
-  });
+  proxy = await startWorkspaceProxy(ws, { maxBodyBytes: MAX_BODY });
 });
 
 afterAll(async () => {

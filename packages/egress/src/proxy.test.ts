@@ -2,7 +2,7 @@ import https from "node:https";
 import type http from "node:http";
 import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEgressProxy, type EgressProxy } from "./proxy.js";
+import type { EgressProxy } from "./proxy.js";
 import {
   connectTunnel,
   deferred,
@@ -13,13 +13,13 @@ import {
   TEST_HOSTS,
   type Upstream,
   type Workspace,
+  startWorkspaceProxy,
 } from "./__fixtures__/harness.js";
 
 // Characters that differ under every encoding (/, +, =, &, %, ~, space).
 const SECRET = "sk-ant-api03-Zx9/Q+w=k&y%t~ real9";
 const GH_TOKEN = "ghp_R3alT0kenValueX9aZ8bY7cW6dV5eU4fT3";
 const DNS_SECRET = "MixedCaseDnsSecret42";
-const hosts = Object.fromEntries(TEST_HOSTS.map((h) => [h, "127.0.0.1"]));
 
 let upstream: Upstream;
 let ws: Workspace;
@@ -41,16 +41,7 @@ const baseRoutes = () => [
 beforeAll(async () => {
   upstream = await startUpstream();
   ws = await makeWorkspace(upstream.caPem, { "anthropic.key": SECRET, "gh.token": GH_TOKEN, "dns.secret": DNS_SECRET }, baseRoutes());
-  proxy = await startEgressProxy({
-    routesFile: ws.routesFile,
-    secretsFile: ws.secretsFile,
-    caCertFile: ws.caCertFile,
-    caKeyFile: ws.caKeyFile,
-    upstreamCaFile: ws.upstreamCaFile,
-    auditFile: ws.auditFile,
-    hosts,
-    log: () => {},
-  });
+  proxy = await startWorkspaceProxy(ws);
   upstream.routes.set("/v1/echo-key", (req, res) => {
     // A careless upstream that echoes the credential back in a header.
     res.writeHead(200, { "x-echo": String(req.headers["x-api-key"]), "content-type": "text/plain" });

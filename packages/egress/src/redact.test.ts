@@ -2,9 +2,9 @@ import { generateKeyPairSync } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEgressProxy, type EgressProxy } from "./proxy.js";
+import type { EgressProxy } from "./proxy.js";
 import { applyRedactions, findingLabel, redactionMarker, widenToJsonEscapes } from "./redact.js";
-import { makeWorkspace, proxiedHttps, route, startUpstream, TEST_HOSTS, type Upstream, type Workspace } from "./__fixtures__/harness.js";
+import { makeWorkspace, proxiedHttps, route, startUpstream, TEST_HOSTS, type Upstream, type Workspace, startWorkspaceProxy } from "./__fixtures__/harness.js";
 
 const API_KEY = "sk-ant-api03-Redact/Route+Key=42";
 const GH_TOKEN = "ghp_R3alT0kenValueX9aZ8bY7cW6dV5eU4fT3";
@@ -15,7 +15,6 @@ const AWS_SECRET = "Zq8vT2mK9xR4pL7wN3bH6jC1fY5sD0gA8eU2iO4t";
 const SLACK = "xoxb-123456789012-1234567890123-abcdefghijABCDEFGHIJabcd";
 const PRIVATE_KEY = generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
 const SECRETS = { "anthropic.key": API_KEY, "gh.token": GH_TOKEN };
-const hosts = Object.fromEntries(TEST_HOSTS.map((h) => [h, "127.0.0.1"]));
 
 let upstream: Upstream;
 let ws: Workspace;
@@ -27,16 +26,7 @@ beforeAll(async () => {
     route({ id: "model", host: "api.test", methods: ["POST", "GET"], paths: ["/v1/"], inject: [{ header: "x-api-key", secret: "anthropic.key", prefix: "" }], onFinding: "redact" }),
     route({ id: "other", host: "other.test" }),
   ]);
-  proxy = await startEgressProxy({
-    routesFile: ws.routesFile,
-    secretsFile: ws.secretsFile,
-    caCertFile: ws.caCertFile,
-    caKeyFile: ws.caKeyFile,
-    upstreamCaFile: ws.upstreamCaFile,
-    auditFile: ws.auditFile,
-    hosts,
-    log: () => {},
-  });
+  proxy = await startWorkspaceProxy(ws);
 });
 
 afterAll(async () => {

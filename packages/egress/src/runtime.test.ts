@@ -20,6 +20,7 @@ import {
   TEST_HOSTS,
   type Upstream,
   type Workspace,
+  startWorkspaceProxy,
 } from "./__fixtures__/harness.js";
 
 const SECRET = "tok_9f8e7d6c5b4a39281706f5e4d3c2b1a0";
@@ -126,18 +127,7 @@ describe("direct runtime features", () => {
 
   beforeAll(async () => {
     ws = await makeWorkspace(upstream.caPem, { "api.key": SECRET }, routes());
-    proxy = await startEgressProxy({
-      routesFile: ws.routesFile,
-      secretsFile: ws.secretsFile,
-      caCertFile: ws.caCertFile,
-      caKeyFile: ws.caKeyFile,
-      upstreamCaFile: ws.upstreamCaFile,
-      auditFile: ws.auditFile,
-      auditMaxBytes: 2048,
-      maxBodyBytes: 64 * 1024,
-      hosts,
-      log: () => {},
-    });
+    proxy = await startWorkspaceProxy(ws, { hosts, auditMaxBytes: 2048, maxBodyBytes: 64 * 1024 });
   });
 
   afterAll(async () => {

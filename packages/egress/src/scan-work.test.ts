@@ -1,15 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEgressProxy, type EgressProxy } from "./proxy.js";
+import type { EgressProxy } from "./proxy.js";
 import { scanStats } from "./scan.js";
 import { DEFAULT_CHUNKING } from "./scan-cache.js";
 import { claudeBody, filler, growingSession } from "./__fixtures__/conversation.js";
-import { ConnectAgent, makeWorkspace, route, startUpstream, TEST_HOSTS, type Upstream, type Workspace } from "./__fixtures__/harness.js";
+import { ConnectAgent, makeWorkspace, route, startUpstream, TEST_HOSTS, type Upstream, type Workspace, startWorkspaceProxy } from "./__fixtures__/harness.js";
 import https from "node:https";
 
 // Regression tests for issue 11: egress's scan work per request must not grow with the number
 // of requests served or with the length of the conversation. They count work, never time.
 
-const hosts = Object.fromEntries(TEST_HOSTS.map((h) => [h, "127.0.0.1"]));
 let upstream: Upstream;
 let ws: Workspace;
 let proxy: EgressProxy;
@@ -20,7 +19,7 @@ beforeAll(async () => {
   ws = await makeWorkspace(upstream.caPem, { "anthropic.key": "sk-ant-api03-work-test-key" }, [
     route({ id: "model", host: "api.test", methods: ["POST"], inject: [{ header: "x-api-key", secret: "anthropic.key", prefix: "" }], onFinding: "redact" }),
   ]);
-  proxy = await startEgressProxy({ routesFile: ws.routesFile, secretsFile: ws.secretsFile, caCertFile: ws.caCertFile, caKeyFile: ws.caKeyFile, upstreamCaFile: ws.upstreamCaFile, hosts, log: () => {} });
+  proxy = await startWorkspaceProxy(ws);
   agent = new ConnectAgent(proxy.port, { keepAlive: true, maxSockets: 1, ca: [ws.caPem] });
 });
 

@@ -1,12 +1,12 @@
 // The model route: whatever credential the agent sends (placeholder, or a real-looking key
 // it typed) is dropped and replaced by the injected one; it never reaches the upstream.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEgressProxy, type EgressProxy } from "./proxy.js";
-import { makeWorkspace, proxiedHttps, route, startUpstream, TEST_HOSTS, type Upstream, type Workspace } from "./__fixtures__/harness.js";
+import type { EgressProxy } from "./proxy.js";
+import { parseRoutesFile, renderRoutesFile } from "./routes.js";
+import { makeWorkspace, proxiedHttps, route, startUpstream, type Upstream, type Workspace, startWorkspaceProxy } from "./__fixtures__/harness.js";
 
 const API_KEY = "sk-ant-api03-real-key-held-by-egress-only";
 const OAUTH = "sk-ant-oat01-real-subscription-token-held-by-egress";
-const hosts = Object.fromEntries(TEST_HOSTS.map((h) => [h, "127.0.0.1"]));
 
 let upstream: Upstream;
 let ws: Workspace;
@@ -18,16 +18,7 @@ beforeAll(async () => {
     route({ id: "model-key", host: "api.test", inject: [{ header: "x-api-key", secret: "model.key", prefix: "" }], stripHeaders: ["x-api-key", "authorization"] }),
     route({ id: "model-oauth", host: "new.test", inject: [{ header: "authorization", secret: "model.oauth", prefix: "Bearer " }], stripHeaders: ["x-api-key", "authorization"] }),
   ]);
-  proxy = await startEgressProxy({
-    routesFile: ws.routesFile,
-    secretsFile: ws.secretsFile,
-    caCertFile: ws.caCertFile,
-    caKeyFile: ws.caKeyFile,
-    upstreamCaFile: ws.upstreamCaFile,
-    auditFile: ws.auditFile,
-    hosts,
-    log: () => {},
-  });
+  proxy = await startWorkspaceProxy(ws);
 });
 
 afterAll(async () => {
@@ -56,5 +47,21 @@ describe("stripHeaders on a model route", () => {
     expect(seen.headers["authorization"]).toBe(`Bearer ${OAUTH}`);
     expect(seen.headers["x-api-key"]).toBeUndefined();
     expect(JSON.stringify(seen.headers)).not.toMatch(/placeholder|typed-by-the-agent/);
+  });
+});
+
+describe("stripHeaders in the routes file", () => {
+  const model = route({ id: "model", host: "api.test", stripHeaders: ["x-api-key", "authorization"] });
+
+  it("round-trips, and stays absent where none is given", () => {
+    const parsed = parseRoutesFile(renderRoutesFile({ routes: [model, route({ id: "plain", host: "other.test" })] }));
+    expect(parsed.routes[0]!.stripHeaders).toEqual(["x-api-key", "authorization"]);
+    expect(parsed.routes[1]).not.toHaveProperty("stripHeaders");
+  });
+
+  it("refuses anything but lower-case header names", () => {
+    for (const bad of [["X-Api-Key"], ["a b"], "authorization", [1]]) {
+      expect(() => parseRoutesFile(JSON.stringify({ version: 1, routes: [{ ...model, stripHeaders: bad }] }))).toThrow(/stripHeaders/);
+    }
   });
 });

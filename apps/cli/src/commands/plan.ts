@@ -27,11 +27,16 @@ export function describePlan(plan: BottlePlan): string {
     `  proxy chain: ${plan.proxyChain.map((h) => h.name).join(" → ")}`,
     `  networks:    ${plan.networks.internal} (internal), ${plan.networks.egress} (egress)`,
     `  daemons:     ${plan.bundle.daemons.map((d) => d.name).join(", ")}`,
+    ...(plan.agent.model
+      ? [
+          `  model:       ${plan.agent.model.auth}${plan.agent.model.baseUrl ? ` via ${plan.agent.model.baseUrl}` : ""}; the agent holds a placeholder in ${plan.agent.model.envVar}, egress injects the real one`,
+        ]
+      : []),
     `  routes:      ${plan.routes.length === 0 ? "none (deny all)" : ""}`,
     ...plan.routes.map(
       (r) =>
         `    ${r.host}:${r.ports.join(",")} ${r.methods.length ? r.methods.join(",") : "any method"} ${r.paths.length ? r.paths.join(",") : "any path"}` +
-        `${r.inject.length ? ` inject ${r.inject.map((i) => i.header).join(",")}` : ""}${r.passthrough ? " passthrough" : ""}${r.scan ? "" : " no-scan"}`,
+        `${r.inject.length ? ` inject ${r.inject.map((i) => i.header).join(",")}` : ""}${r.passthrough ? " passthrough" : ""}${r.scan ? (r.onFinding === "redact" ? " redact-findings" : "") : " no-scan"}`,
     ),
     `  git:         ${plan.git.upstreams.length === 0 ? "none" : ""}`,
     ...plan.git.upstreams.map((u) => `    ${u.name}: ${u.url} → ${u.gateUrl}${u.protectedBranches.length ? ` (protected: ${u.protectedBranches.join(", ")})` : ""}`),

@@ -93,6 +93,9 @@ export function registerStart(program: Command, output: Output): void {
         return;
       }
       let exitCode = 0;
+      // A closed terminal (the usual way an attached session ends) makes writes to it fail;
+      // the bottle must still be stopped, so such errors are not fatal from here on.
+      for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
       try {
         exitCode = await backend.attach(running, [...running.agent.command, ...agentArgs]);
       } finally {

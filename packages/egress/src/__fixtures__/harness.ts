@@ -9,6 +9,7 @@ import { join } from "node:path";
 import tls from "node:tls";
 import type { Duplex } from "node:stream";
 import { createBottleCa, loadBottleCa, mintLeafCertificate, writeBottleCa } from "@bottle/ca";
+import { startEgressProxy, type EgressProxy, type EgressProxyOptions } from "../proxy.js";
 import type { EgressRoutePlan } from "../routes.js";
 
 export const TEST_HOSTS = ["api.test", "other.test", "noscan.test", "new.test", "unknown.test", "pass.test", "api.gh.test", "nowhere.test", "localhost"];
@@ -245,4 +246,19 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
   let resolve!: (v: T) => void;
   const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
+}
+
+/** The proxy of a test workspace: its files, the test hosts on loopback, quiet logs; `extra` overrides. */
+export function startWorkspaceProxy(ws: Workspace, extra: Partial<EgressProxyOptions> = {}): Promise<EgressProxy> {
+  return startEgressProxy({
+    routesFile: ws.routesFile,
+    secretsFile: ws.secretsFile,
+    caCertFile: ws.caCertFile,
+    caKeyFile: ws.caKeyFile,
+    upstreamCaFile: ws.upstreamCaFile,
+    auditFile: ws.auditFile,
+    hosts: Object.fromEntries(TEST_HOSTS.map((h) => [h, "127.0.0.1"])),
+    log: () => {},
+    ...extra,
+  });
 }
