@@ -11,10 +11,47 @@ timeout_s="${BOTTLE_DOCKERD_TIMEOUT:-60}"
 say() { printf 'docker-engine: %s\n' "$*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
 
+# gVisor (agent.runtime "runsc"): list Debian's runsc under `runtimes` in daemon.json.
+# "--network=host" makes runsc use the container's own network namespace (docker's
+# networks, bottle's iptables fence); without it runsc refuses with "cannot run with
+# network enabled in root network namespace". Returns 0 when daemon.json changed.
+register_runsc() {
+  local runsc conf=/etc/docker/daemon.json
+  runsc="$(command -v runsc 2>/dev/null)" || { say "runsc not installed; agent.runtime \"runsc\" unavailable"; return 1; }
+  [ -w /etc/docker ] || [ "$(id -u)" = 0 ] || { say "cannot write $conf (not root); register runsc yourself (see packages/backend-docker/README.md)"; return 1; }
+  mkdir -p /etc/docker
+  RUNSC="$runsc" CONF="$conf" node -e '
+    const fs = require("fs");
+    const file = process.env.CONF;
+    let conf = {};
+    try { conf = JSON.parse(fs.readFileSync(file, "utf8")); } catch (e) { if (e.code !== "ENOENT") throw e; }
+    const want = { path: process.env.RUNSC, runtimeArgs: ["--network=host"] };
+    if (JSON.stringify(conf.runtimes?.runsc) === JSON.stringify(want)) process.exit(1);
+    conf.runtimes = { ...(conf.runtimes ?? {}), runsc: want };
+    fs.writeFileSync(file + ".tmp", JSON.stringify(conf, null, 2) + "\n");
+    fs.renameSync(file + ".tmp", file);
+  ' || return 1
+  say "registered runsc ($runsc) in $conf"
+  return 0
+}
+
 if docker info >/dev/null 2>&1; then
   say "engine already running ($(docker info --format '{{.ServerVersion}} {{.Driver}}'))"
+  if register_runsc; then
+    # SIGHUP makes dockerd re-read daemon.json's runtimes; running containers are untouched
+    dpid="$(pidof dockerd 2>/dev/null | awk '{print $1}')"
+    if [ -n "$dpid" ] && kill -HUP "$dpid" 2>/dev/null; then
+      for _ in $(seq 1 20); do
+        docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"' && { say "engine reloaded: runsc available"; break; }
+        sleep 0.5
+      done
+    else
+      say "could not signal dockerd; reload it yourself (kill -HUP <dockerd pid>) to use runsc"
+    fi
+  fi
   exit 0
 fi
+register_runsc || true
 
 command -v dockerd >/dev/null 2>&1 || die "dockerd not found; install docker.io (bash scripts/setup.sh)"
 [ "$(id -u)" = 0 ] || die "starting dockerd needs root; start the engine yourself or re-run as root"

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PNPM_VERSION=12.4.2
-APT_PACKAGES=(docker.io docker-compose debootstrap openssh-server git mitmproxy wrk tini iproute2 ca-certificates curl debian-archive-keyring chromium tmux)
+APT_PACKAGES=(docker.io docker-compose debootstrap openssh-server git mitmproxy wrk tini iproute2 ca-certificates curl debian-archive-keyring chromium tmux runsc)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 die() { say "ERROR: $*"; exit 1; }

@@ -19,6 +19,7 @@ export const ROLES = {
   "@bottle/supervise": "runtime",
   "@bottle/state": "runtime",
   "@bottle/audit": "runtime",
+  "@bottle/backend": "contract",
   "@bottle/backend-docker": "backend",
   "@bottle/backend-smolvm": "backend",
   "@bottle/test-utils": "test",
@@ -30,8 +31,11 @@ const ALLOWED = {
   core: ["core"],
   renderer: ["core", "renderer"],
   runtime: ["core", "renderer", "runtime"],
-  backend: ["core", "renderer", "runtime"],
-  app: ["core", "renderer", "runtime", "backend"],
+  // the backend contract: platform-neutral, below every backend
+  contract: ["core", "runtime"],
+  // backends implement the contract and never import each other
+  backend: ["core", "renderer", "runtime", "contract"],
+  app: ["core", "renderer", "runtime", "contract", "backend"],
   test: ["core", "renderer", "runtime"],
 };
 

@@ -34,6 +34,19 @@ describe("check-deps", () => {
     expect(violations).toContain("@bottle/egress (renderer) depends on @bottle/backend-docker");
   });
 
+  it("lets backends implement the contract package, which may import no backend and no renderer", () => {
+    const root = workspace({
+      "packages/plan": { name: "@bottle/plan", files: { "index.ts": "export {}" } },
+      "packages/egress": { name: "@bottle/egress", files: { "index.ts": "export {}" } },
+      "packages/backend": { name: "@bottle/backend", deps: ["@bottle/plan", "@bottle/backend-docker", "@bottle/egress"], files: { "index.ts": 'import "@bottle/plan"; import "@bottle/backend-docker"; import "@bottle/egress";' } },
+      "packages/backend-docker": { name: "@bottle/backend-docker", deps: ["@bottle/backend"], files: { "index.ts": 'import "@bottle/backend";' } },
+    });
+    const violations = checkWorkspace(root);
+    expect(violations).toContain("@bottle/backend (contract) depends on @bottle/backend-docker (backend): contracts may only use core, runtime");
+    expect(violations).toContain("@bottle/backend (contract) depends on @bottle/egress (renderer): contracts may only use core, runtime");
+    expect(violations.filter((v) => v.startsWith("@bottle/backend-docker"))).toEqual([]);
+  });
+
   it("fails on imports of another package's src, undeclared deps, libraries importing the app", () => {
     const root = workspace({
       "apps/cli": { name: "@bottle/cli", files: { "index.ts": "export {}" } },

@@ -17,6 +17,10 @@ interface Plan {
   machines: { bundle: string; agent: string };
 }
 
+// The battery runs twice in CI: as is (runc), and with the agent under gVisor from
+// escape-runsc.int.test.ts, which sets BOTTLE_BATTERY_RUNTIME=runsc and imports this file.
+const runtime = process.env.BOTTLE_BATTERY_RUNTIME === "runsc" ? ("runsc" as const) : undefined;
+
 let world: DemoWorld;
 const plans: Record<string, Plan> = {};
 
@@ -44,7 +48,7 @@ function labelled(kind: "ps" | "network", slug: string): string[] {
 
 beforeAll(async () => {
   buildUpstreamImage();
-  world = await createDemoWorld({ id: "battery", bottles: ["alpha", "beta", "gamma"] });
+  world = await createDemoWorld({ id: runtime ? `battery-${runtime}` : "battery", bottles: ["alpha", "beta", "gamma"], ...(runtime ? { runtime } : {}) });
   for (const name of ["alpha", "beta"]) {
     bottle(["start", name, "--detach", "-f", world.manifestPath]);
     plans[name] = JSON.parse(bottle(["plan", name, "-f", world.manifestPath, "--json"]).stdout) as Plan;
@@ -59,6 +63,13 @@ afterAll(() => {
 }, 300_000);
 
 describe("the agent has no way out but the bundle", () => {
+  if (runtime) {
+    it(`runs every agent under ${runtime}, and the bundle under the engine's default`, () => {
+      for (const name of ["alpha", "beta"]) expect(docker(["inspect", "-f", "{{.HostConfig.Runtime}}", plans[name]!.machines.agent])).toBe(runtime);
+      expect(docker(["inspect", "-f", "{{.HostConfig.Runtime}}", plans.alpha!.machines.bundle])).not.toBe(runtime);
+    });
+  }
+
   it("cannot open TCP to the upstream's addresses, on the test network or the bottle's egress network", () => {
     const ips = [world.upstream.ipOn(world.network), world.upstream.ipOn(plans.alpha!.networks.egress)];
     // control: the same probe from the bundle (which is on the egress network) connects

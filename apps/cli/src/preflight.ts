@@ -3,6 +3,8 @@ import { formatPath, ManifestError, type Manifest, type ManifestProblem } from "
 import { resolvePlan, type BottlePlan, type ResolvePlanOptions } from "@bottle/plan";
 import { stat } from "node:fs/promises";
 import { checkBundleConfig, expandHome } from "@bottle/state";
+import { capabilityProblems } from "@bottle/backend";
+import { backendFor } from "./backends.js";
 
 /**
  * Everything `start` refuses about a manifest, in one place: `validate` runs it for every
@@ -26,9 +28,9 @@ export async function bottleProblems(manifest: Manifest, bottle: string, options
   const path = formatPath(["bottles", bottle]);
   try {
     const plan = resolvePlan(manifest, bottle, options);
-    if (plan.backend === "smolvm" && plan.pipelock.enabled) {
-      return { plan, problems: [{ path: formatPath(["bottles", bottle, "pipelock", "enabled"]), message: "pipelock is not supported on the smolvm backend yet", hint: 'use "backend": "docker" for bottles with pipelock' }], hostProblems: [] };
-    }
+    // what the plan needs that its backend does not declare (start's startBottle refuses the same)
+    const refused = capabilityProblems(plan, (await backendFor(plan)).supports);
+    if (refused.length > 0) return { plan, problems: refused.map((p) => ({ path: formatPath(["bottles", bottle, ...p.path]), message: p.message, hint: p.hint })), hostProblems: [] };
     await checkBundleConfig(plan);
     return { plan, problems: [], hostProblems: await hostPathProblems(plan, bottle) };
   } catch (error) {

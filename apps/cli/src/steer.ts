@@ -58,7 +58,7 @@ export async function approveRequest(target: Target, id: string, input: ApproveI
     const plan = await planOf(target.metadata);
     const approved = await addApprovedRoute(target.layout, route);
     await writeRoutes(target.layout, plan, approved);
-    await backendFor(plan).reload(plan, target.layout);
+    await (await backendFor(plan)).reload(plan, target.layout);
   }
   const decided = await decideRequest(
     target.layout.requests,
@@ -96,7 +96,7 @@ export async function revokeRoute(target: Target, id: string, input: { reason?: 
   const inForce = (await readApprovedRoutes(target.layout)).find((r) => r.id === `approved-${id}`) ?? (await readApprovedRoutes(target.layout)).find((r) => r.id.startsWith("approved-") && r.host === host);
   const approved = inForce ? await removeApprovedRoute(target.layout, inForce.id) : await readApprovedRoutes(target.layout);
   await writeRoutes(target.layout, plan, approved);
-  await backendFor(plan).reload(plan, target.layout);
+  await (await backendFor(plan)).reload(plan, target.layout);
   const note = { by: input.by, ...(input.reason ? { reason: input.reason } : {}) };
   const revoked = await revokeRequest(target.layout.requests, id, note, now);
   for (const other of await listRequests(target.layout.requests)) {
@@ -113,7 +113,7 @@ export async function applyRoutes(target: Target, by: string): Promise<{ slug: s
   const plan = await planOf(target.metadata);
   const approved = await readApprovedRoutes(target.layout);
   await writeRoutes(target.layout, plan, approved);
-  await backendFor(plan).reload(plan, target.layout);
+  await (await backendFor(plan)).reload(plan, target.layout);
   const routes = [...plan.routes, ...approved];
   await (await audit()).recordRouteChange(target.layout.root, { change: "apply", routes: routes.map((r) => ({ id: r.id, host: r.host })), by });
   return { slug: plan.slug, routes };
@@ -121,7 +121,7 @@ export async function applyRoutes(target: Target, by: string): Promise<{ slug: s
 
 export async function stopBottle(target: Target, onProgress: (event: ProgressLike) => void): Promise<{ logFile?: string }> {
   const plan = await planOf(target.metadata);
-  const report = await backendFor(plan).stop(plan, target.layout, onProgress);
+  const report = await (await backendFor(plan)).stop(plan, target.layout, onProgress);
   await retireState(target.layout.root);
   return report;
 }

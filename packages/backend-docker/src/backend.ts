@@ -1,32 +1,80 @@
-import type { BottlePlan } from "@bottle/plan";
-import { launchBottle, type BottleHandle, type LaunchOptions } from "./launch.js";
-import { attachAgent, doctor, execInAgent, listBottles, logs, reloadBundle, type AttachOptions, type ExecOptions, type LogsOptions } from "./status.js";
-import { cleanupOrphans, stopBottle, type CleanupOptions, type StopOptions } from "./teardown.js";
+import { BACKEND_SPEC_VERSION, slugOf, type BottleBackend } from "@bottle/backend";
+import { DockerCli } from "./engine.js";
+import { launchBottle, preflightLaunch } from "./launch.js";
+import { engineRuntimes, runscCheck } from "./runtimes.js";
+import { attachAgent, captureInAgent, doctor, execInAgent, listBottles, logs, reloadBundle } from "./status.js";
+import { cleanupOrphans, stopBottle } from "./teardown.js";
+import { LABELS } from "@bottle/plan";
+
+/** Agent images to check in `doctor`; the CLI sets its versioned tags (default: the plan's defaults). */
+export interface DockerBackendOptions {
+  images?: string[];
+}
 
 /**
- * The docker backend behind one small shape the CLI can switch on (`plan.backend`).
- * Every member is a thin alias of a named export of this package.
+ * The docker backend behind the bottle backend contract (@bottle/backend). Every member
+ * is a thin alias of a named export of this package.
  */
-export const dockerBackend = {
-  name: "docker" as const,
-  /** launchBottle(plan, { stateDir, secrets, writeBundleFiles, onProgress, signal }) → handle */
-  launch: (plan: BottlePlan, options: LaunchOptions): Promise<BottleHandle> => launchBottle(plan, options),
-  /** attachAgent(plan, { command?, tty? }) → exit code */
-  attach: (plan: BottlePlan, options?: AttachOptions) => attachAgent(plan, options),
-  /** stopBottle(plan, { stateDir? }) → what was removed, where the logs went */
-  stop: (plan: BottlePlan, options?: StopOptions) => stopBottle(plan, options),
-  /** listBottles() → one status row per bottle */
-  list: () => listBottles(),
-  /** logs(slug, { sidecar?, follow?, tail? }) → exit code */
-  logs: (slug: string, options?: LogsOptions) => logs(slug, options),
-  /** execInAgent(slug, command, { user?, tty? }) → exit code */
-  exec: (slug: string, command: readonly string[], options?: ExecOptions) => execInAgent(slug, command, options),
-  /** reloadBundle(plan): SIGHUP to the bundle's supervisor */
-  reload: (plan: BottlePlan) => reloadBundle(plan),
-  /** cleanupOrphans() → what was removed and why */
-  cleanup: (options?: CleanupOptions) => cleanupOrphans(options),
-  /** doctor({ images? }) → engine, compose and image checks */
-  doctor: (options?: { images?: string[] }) => doctor(options),
-};
+export function createDockerBackend(options: DockerBackendOptions = {}): BottleBackend {
+  return {
+    specVersion: BACKEND_SPEC_VERSION,
+    name: "docker",
+    supports: { pipelock: true, sidecarLogs: true, followLogs: true, workspaceMount: true, agentRuntimes: ["runc", "runsc"] },
+    async preflight(plan) {
+      await preflightLaunch(await DockerCli.connect(), plan);
+    },
+    async launch(session) {
+      const { plan, layout } = session;
+      await launchBottle(plan, {
+        stateDir: layout.root,
+        preflight: false,
+        start: { stateDir: layout.root, record: session.record, ready: async () => {}, failed: async () => {} },
+        writeBundleFiles: ({ networks }) => session.writeBundleFiles({ internalCidr: networks.internal.subnet }),
+        onProgress: session.onProgress,
+        ...(session.signal ? { signal: session.signal } : {}),
+      });
+      return plan;
+    },
+    attach: (plan, command) => attachAgent(plan, command ? { command } : {}),
+    async exec(ref, request) {
+      const user = request.user ? { user: request.user } : {};
+      if (request.stdio === "capture") return captureInAgent(slugOf(ref), request.command, user);
+      return { exitCode: await execInAgent(slugOf(ref), request.command, user) };
+    },
+    logs: (ref, request) =>
+      logs(slugOf(ref), {
+        ...(request.sidecar ? { sidecar: request.sidecar } : {}),
+        ...(request.follow ? { follow: true } : {}),
+        ...(request.tail !== undefined ? { tail: request.tail } : {}),
+        ...(request.output ? { output: request.output as import("node:stream").Writable } : {}),
+      }),
+    async reload(plan) {
+      await reloadBundle(plan);
+      return { signalled: plan.bundle.daemons.filter((d) => d.reloadable).map((d) => d.name) };
+    },
+    async stop(plan, layout, onProgress) {
+      const report = await stopBottle(plan, { stateDir: layout.root, ...(onProgress ? { onProgress } : {}) });
+      return report.logFile ? { logFile: report.logFile } : {};
+    },
+    async list() {
+      return (await listBottles()).map((row) => ({
+        slug: row.slug,
+        bottle: row.bottle,
+        backend: "docker" as const,
+        ...(row.bundle ? { bundle: { state: row.bundle.state, ...(row.bundle.health ? { health: row.bundle.health } : {}) } } : {}),
+        ...(row.agent ? { agent: { state: row.agent.state, ...(row.agent.health ? { health: row.agent.health } : {}) } } : {}),
+      }));
+    },
+    async cleanup(filter = {}) {
+      const report = await cleanupOrphans({ ...(filter.slug ? { labels: { [LABELS.slug]: filter.slug } } : {}), ...(filter.isAlive ? { isAlive: filter.isAlive } : {}) });
+      return { bottles: report.bottles, failures: report.failures };
+    },
+    async doctor() {
+      const [report, runtimes] = await Promise.all([doctor(options.images ? { images: options.images } : {}), engineRuntimes()]);
+      return { backend: "docker", ok: report.ok, checks: [...report.checks, runscCheck(runtimes)] };
+    },
+  };
+}
 
-export type DockerBackend = typeof dockerBackend;
+/** The docker backend with the default image tags in `doctor`. */
+export const dockerBackend: BottleBackend = createDockerBackend();

@@ -25,6 +25,14 @@ describe("renderCompose", () => {
     expect(text).toMatchSnapshot();
   });
 
+  it("runs the agent under the plan's runtime (gVisor: runsc), the bundle under the engine's default", () => {
+    expect(agent.runtime).toBeUndefined();
+    const gvisor = parsed(renderCompose({ ...plan, agent: { ...plan.agent, runtime: "runsc" } }, { stateDir, homeDir: "/home/dev" }));
+    expect(gvisor.services.agent!.runtime).toBe("runsc");
+    expect(gvisor.services.bundle!.runtime).toBeUndefined();
+    expect(parsed(renderCompose({ ...plan, agent: { ...plan.agent, runtime: "runc" } }, { stateDir, homeDir: "/home/dev" })).services.agent!.runtime).toBeUndefined();
+  });
+
   it("is deterministic", () => {
     expect(renderCompose(examplePlan(), { stateDir, homeDir: "/home/dev" })).toBe(text);
   });

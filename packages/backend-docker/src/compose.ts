@@ -135,6 +135,8 @@ export function composeDocument(plan: BottlePlan, options: RenderComposeOptions)
   // must not take the host (or the bundle next to it) down.
   agent.mem_limit = plan.agent.memory ?? DEFAULT_AGENT_MEMORY;
   agent.pids_limit = DEFAULT_AGENT_PIDS;
+  // gVisor: the engine must list the runtime (daemon.json `runtimes`; see the README)
+  if (plan.agent.runtime !== undefined && plan.agent.runtime !== "runc") agent.runtime = plan.agent.runtime;
   if (workspace?.mode === "mount") agent.volumes = [`${expandHome(workspace.hostPath, home)}:${workspace.guestPath}:rw`];
 
   return {

@@ -3,13 +3,14 @@ export { renderAgentGitconfigFile, DEFAULT_AGENT_IDENTITY, type AgentGitIdentity
 export { DockerCli, checkEngine, detectCompose, detectComposeCached, parseVersion, type ComposeCommand, type ComposeFlavour } from "./engine.js";
 export { DEFAULT_TOOLS, type DockerTools } from "./exec.js";
 export { createNetworks, inspectNetwork, removeNetworks, type BottleNetworks, type NetworkInfo } from "./networks.js";
-export { launchBottle, waitHealthy, type BottleHandle, type LaunchOptions } from "./launch.js";
+export { launchBottle, preflightLaunch, waitHealthy, type BottleHandle, type LaunchOptions } from "./launch.js";
 export { provisionAgent, type ProvisionOptions, type ProvisionReport } from "./provision.js";
 export { stopBottle, cleanupOrphans, dumpComposeLogs, type StopOptions, type StopReport, type CleanupOptions, type CleanupReport } from "./teardown.js";
 export {
   listBottles,
   logs,
   execInAgent,
+  captureInAgent,
   attachAgent,
   reloadBundle,
   doctor,
@@ -22,6 +23,7 @@ export {
   type DoctorCheck,
 } from "./status.js";
 export type { ProgressEvent, ProgressListener } from "./progress.js";
-export { dockerBackend, type DockerBackend } from "./backend.js";
+export { dockerBackend, createDockerBackend, type DockerBackendOptions } from "./backend.js";
+export { engineRuntimes, runscCheck } from "./runtimes.js";
 export * from "./images/index.js";
 export { agentFenceRules, fenceAgentNetwork } from "./fence.js";

@@ -1,7 +1,8 @@
 import { writeFile } from "node:fs/promises";
 import { BottleError } from "@bottle/errors";
 import { LABELS, type BottlePlan } from "@bottle/plan";
-import { prepareStateDir, retireState, writeMetadata, writeSecretFiles, type BottleMetadata } from "@bottle/state";
+import { openStartRecord, type StartRecord } from "@bottle/backend";
+import { stateLayout, writeSecretFiles } from "@bottle/state";
 import { renderCompose, SERVICES, type RenderComposeOptions } from "./compose.js";
 import { DockerCli, commandError } from "./engine.js";
 import { tail, type DockerTools } from "./exec.js";
@@ -9,6 +10,7 @@ import { createNetworks, removeNetworks, type BottleNetworks } from "./networks.
 import type { ProgressListener } from "./progress.js";
 import { provisionAgent, type ProvisionReport } from "./provision.js";
 import { fenceAgentNetwork } from "./fence.js";
+import { assertAgentRuntime } from "./runtimes.js";
 import { tearDownFailedStart } from "./teardown.js";
 
 export interface LaunchOptions {
@@ -24,6 +26,10 @@ export interface LaunchOptions {
   writeBundleFiles?: (context: { stateDir: string; networks: BottleNetworks }) => Promise<void> | void;
   /** PID recorded in metadata.json as the bottle's holder. Default: this process; `null` = detached. */
   holderPid?: number | null;
+  /** Run the preflight checks (default true; false when startBottle already ran the backend's preflight). */
+  preflight?: boolean;
+  /** The readiness record when startBottle (@bottle/backend) owns it; otherwise this function opens one. */
+  start?: StartRecord;
   /** Skip provisioning (tests with stand-in images; the CLI never sets it). */
   provision?: boolean;
   healthTimeoutMs?: number;
@@ -66,30 +72,16 @@ export async function launchBottle(plan: BottlePlan, options: LaunchOptions): Pr
   const compose = cli.composeCommand();
   progress({ step: "preflight", message: "docker engine ok" });
 
-  await Promise.all([assertNotRunning(cli, plan), assertImages(cli, [plan.bundle.image, plan.agent.image])]);
+  if (options.preflight !== false) await preflightLaunch(cli, plan);
 
-  const layout = await prepareStateDir(options.stateDir);
-  const composeFile = layout.composeFile;
-  const metadata: BottleMetadata = {
-    version: 1,
-    slug: plan.slug,
-    bottle: plan.bottle,
-    backend: "docker",
-    manifestPath: plan.manifestPath,
-    composeProject: plan.composeProject,
-    composeFile,
-    networks: { ...plan.networks },
-    containers: { ...plan.machines },
-    // Until the agent is fenced and provisioned, the bottle is "starting" and held by this
-    // process: `ls` does not list it as running, `exec` refuses it, and `cleanup` takes it
-    // for an orphan once this process is gone.
-    phase: "starting",
-    pid: process.pid,
-    startedAt: new Date().toISOString(),
-  };
-  const holder = options.holderPid === undefined ? process.pid : options.holderPid;
-  // Written before anything exists in the engine, so `cleanup` can always judge leftovers.
-  await writeMetadata(options.stateDir, metadata);
+  // Until the agent is fenced and provisioned, the bottle is "starting" and held by this
+  // process: `ls` does not list it as running, `exec` refuses it, and `cleanup` takes it
+  // for an orphan once this process is gone. Written before anything exists in the engine,
+  // so `cleanup` can always judge leftovers (by startBottle of @bottle/backend, or here).
+  const ownRecord = options.start === undefined;
+  const start = options.start ?? (await openStartRecord(options.stateDir, plan, options.holderPid === undefined ? {} : { holderPid: options.holderPid }));
+  const composeFile = stateLayout(options.stateDir).composeFile;
+  await start.record({ composeFile });
   progress({ step: "state", message: `state dir ${options.stateDir}` });
 
   let networks: BottleNetworks | undefined;
@@ -102,7 +94,7 @@ export async function launchBottle(plan: BottlePlan, options: LaunchOptions): Pr
     if (options.secrets) await writeSecretFiles(plan, options.stateDir, options.secrets);
     await options.writeBundleFiles?.({ stateDir: options.stateDir, networks });
     await writeFile(composeFile, renderCompose(plan, { ...options.compose, stateDir: options.stateDir }), { mode: 0o600 });
-    await writeMetadata(options.stateDir, { ...metadata, internalSubnet: networks.internal.subnet });
+    await start.record({ internalSubnet: networks.internal.subnet });
     progress({ step: "config", message: `compose file ${composeFile}` });
 
     const composeCommand = await compose;
@@ -168,25 +160,25 @@ export async function launchBottle(plan: BottlePlan, options: LaunchOptions): Pr
     };
     if (provisioned?.status === "fulfilled" && provisioned.value) handle.provision = provisioned.value;
     // Written last: only now is the bottle usable (fenced, provisioned).
-    const { pid: _launcher, ...settled } = metadata;
-    await writeMetadata(options.stateDir, {
-      ...settled,
-      internalSubnet: networks.internal.subnet,
-      phase: "ready",
-      readyAt: new Date().toISOString(),
-      ...(holder !== null ? { pid: holder } : {}),
-    });
+    if (ownRecord) await start.ready();
     progress({ step: "ready", message: `bottle ${plan.bottle} is ready` });
     return handle;
   } catch (error) {
     progress({ step: "teardown", message: "start failed: removing what was created", level: "warn" });
     if (composeStarted || networks) await tearDownFailedStart(cli, plan, options.stateDir, networks ? [networks.internal.id, networks.egress.id] : []);
-    const { pid: _pid, ...rest } = metadata;
-    await writeMetadata(options.stateDir, { ...rest, stoppedAt: new Date().toISOString() }).catch(() => undefined);
-    // The secrets were written for a bundle that no longer exists.
-    await retireState(options.stateDir).catch(() => undefined);
+    // Marked stopped; the secrets were written for a bundle that no longer exists.
+    if (ownRecord) await start.failed();
     throw error;
   }
+}
+
+/**
+ * What would make a launch fail at once, checked before anything is created or written:
+ * the bottle already running (or its leftovers), a missing image, an agent runtime the
+ * engine does not list. Concurrent.
+ */
+export async function preflightLaunch(cli: DockerCli, plan: BottlePlan): Promise<void> {
+  await Promise.all([assertNotRunning(cli, plan), assertImages(cli, [plan.bundle.image, plan.agent.image]), assertAgentRuntime(plan, cli.tools)]);
 }
 
 async function composeUp(cli: DockerCli, plan: BottlePlan, file: string, services: string[], sig: { signal?: AbortSignal }): Promise<void> {

@@ -4,7 +4,9 @@ import { createInterface } from "node:readline";
 import type { Writable } from "node:stream";
 import { BottleError } from "@bottle/errors";
 import { DEFAULT_IMAGES, LABELS, type BottlePlan } from "@bottle/plan";
+import { assertReady } from "@bottle/backend";
 import { bottlePhase, pidAlive, readMetadata, stateDirFor } from "@bottle/state";
+export { assertReady };
 import { ROLE_LABEL, SERVICES, STATE_DIR_LABEL } from "./compose.js";
 import { checkEngine, detectCompose, DockerCli } from "./engine.js";
 import { DEFAULT_TOOLS, run, type DockerTools } from "./exec.js";
@@ -93,25 +95,6 @@ async function findContainerWithState(cli: DockerCli, slug: string, role: keyof 
   return { name: name!, stateDir: stateDir || stateDirFor(slug) };
 }
 
-/** Throws BOTTLE_NOT_READY unless the bottle finished starting (its agent is fenced and provisioned). */
-export async function assertReady(slug: string, stateDir: string = stateDirFor(slug)): Promise<void> {
-  const metadata = await readMetadata(stateDir);
-  if (!metadata) return; // not started by this CLI (e.g. a test's own state dir elsewhere)
-  const phase = bottlePhase(metadata, pidAlive);
-  if (phase === "ready") return;
-  throw new BottleError(
-    phase === "starting"
-      ? `bottle ${slug} is still starting: its agent is not fenced and provisioned yet`
-      : phase === "interrupted"
-        ? `bottle ${slug} did not finish starting (the start was interrupted); it is not fenced and provisioned`
-        : `bottle ${slug} is stopped`,
-    {
-      code: "BOTTLE_NOT_READY",
-      hint: phase === "starting" ? "Wait for `bottle start` to finish." : "Remove it with `bottle cleanup` (or `bottle stop`), then start it again.",
-    },
-  );
-}
-
 export interface LogsOptions extends Connect {
   /** A bundle daemon (`egress`, `git-gate`, `supervise`, `pipelock`, `supervisor`) or `agent`. Default: the whole bundle. */
   sidecar?: string;
@@ -170,6 +153,15 @@ export async function execInAgent(slug: string, command: readonly string[], opti
   // Nothing runs in an agent that is not yet (or never was) fenced and provisioned.
   await assertReady(slug, stateDir);
   return dockerExecInherit(cli, container, command, { user: options.user ?? "node", ...(options.workdir ? { workdir: options.workdir } : {}), ...(options.tty !== undefined ? { tty: options.tty } : {}) });
+}
+
+/** Like execInAgent, with the output collected instead of printed (no TTY, no stdin). */
+export async function captureInAgent(slug: string, command: readonly string[], options: Omit<ExecOptions, "tty"> = {}): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  const cli = await connect(options);
+  const { name: container, stateDir } = await findContainerWithState(cli, slug, SERVICES.agent);
+  await assertReady(slug, stateDir);
+  const result = await cli.docker(["exec", "-u", options.user ?? "node", ...(options.workdir ? ["-w", options.workdir] : []), container, ...command]);
+  return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
 }
 
 export interface AttachOptions extends Connect {

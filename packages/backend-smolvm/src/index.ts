@@ -8,3 +8,4 @@ export { imageArchive, deriveImage, derivedDockerfile, derivedTag, cacheRoot, DE
 export { createTar, folderEntries, type TarEntry } from "./tar.js";
 export * from "./provision.js";
 export * from "./pinned.js";
+export { createSmolvmBottleBackend, smolvmBottleBackend } from "./contract.js";

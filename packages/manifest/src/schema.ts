@@ -44,6 +44,10 @@ export const AgentSchema = z.strictObject({
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}).describe("Plain (non-secret) environment for the agent."),
   cpus: z.number().positive().optional(),
   memory: z.string().regex(/^\d+(\.\d+)?[kmgKMG]?$/, "a size like 4g or 512m").optional(),
+  runtime: z
+    .enum(["runc", "runsc"])
+    .optional()
+    .describe("OCI runtime of the agent container (docker backend): `runc` (default) or `runsc` (gVisor, a user-space kernel; the engine must list it under `runtimes` in daemon.json)."),
   prompt: z.string().optional().describe("Host file with the agent's system prompt."),
   skills: z.array(z.string()).default([]).describe("Host folders copied into ~/.claude/skills."),
 });

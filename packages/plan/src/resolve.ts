@@ -253,6 +253,7 @@ function agentPlan(
     env,
     ...(spec.agent.cpus !== undefined ? { cpus: spec.agent.cpus } : {}),
     ...(spec.agent.memory !== undefined ? { memory: spec.agent.memory } : {}),
+    ...(spec.agent.runtime !== undefined ? { runtime: spec.agent.runtime } : {}),
     caPath: AGENT_CA_PATH,
     workdir: AGENT_WORKSPACE,
     ...(ctx.model ? { model: ctx.model } : {}),

@@ -152,6 +152,8 @@ export interface BottlePlan {
     env: Record<string, string>;
     cpus?: number;
     memory?: string;
+    /** OCI runtime of the agent container when the manifest names one ("runsc": gVisor). */
+    runtime?: "runc" | "runsc";
     caPath: string;
     prompt?: MountPlan;
     skills: MountPlan[];

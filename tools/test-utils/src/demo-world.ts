@@ -31,7 +31,7 @@ export interface DemoWorld {
   remove(): void;
 }
 
-export async function createDemoWorld(options: { id: string; bottles: string[] }): Promise<DemoWorld> {
+export async function createDemoWorld(options: { id: string; bottles: string[]; runtime?: "runc" | "runsc" }): Promise<DemoWorld> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `bottle-world-${options.id}-`));
   const material = await createUpstreamMaterial(DEMO_DOMAIN);
   const apiKey = `sk-demo-${options.id}-4f9c2a7e1b8d3c6f0a5e9d2b7c4f1a8e`;
@@ -43,7 +43,7 @@ export async function createDemoWorld(options: { id: string; bottles: string[] }
   const upstream = startUpstream(`bottle-test-${options.id}-upstream`, network, material);
 
   const bottle = {
-    agent: { command: ["bash"] },
+    agent: { command: ["bash"], ...(options.runtime ? { runtime: options.runtime } : {}) },
     egress: {
       routes: [
         { host: DEMO_HOSTS.api, methods: ["GET", "POST"], inject: { "x-api-key": { env: "BOTTLE_DEMO_API_KEY" } } },

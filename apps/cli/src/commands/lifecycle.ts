@@ -1,15 +1,13 @@
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { BottleError } from "@bottle/errors";
-import { LABELS } from "@bottle/plan";
-import { bottlePhase, listMetadata, pidAlive, retireState, stateDirFor, writeMetadata } from "@bottle/state";
-import { backendFor, loadDocker, loadSmolvm } from "../backends.js";
+import type { BottleBackend, BottleListing, CleanupReport, DoctorCheck, DoctorReport } from "@bottle/backend";
+import { bottlePhase, listMetadata, pidAlive, retireState, stateDirFor, writeMetadata, type BottleMetadata } from "@bottle/state";
+import { allBackends, backendFor, DEFAULT_BACKEND } from "../backends.js";
 import { PassExitCode } from "../exit.js";
 import type { Output } from "../output.js";
 import { progressPrinter } from "../progress.js";
 import { stopBottle } from "../steer.js";
 import { findTarget, planOf } from "../targets.js";
-import { imageTags } from "../images.js";
 
 export function registerLifecycle(program: Command, output: Output): void {
   program
@@ -32,19 +30,8 @@ export function registerLifecycle(program: Command, output: Output): void {
     .option("--json", "print as JSON")
     .addHelpText("after", "\nExamples:\n  $ bottle ls\n  $ bottle ls --json | jq '.[].slug'")
     .action(async (opts: { json?: boolean }) => {
-      const [dockerBackend, smolvmBackend] = await Promise.all([loadDocker(), loadSmolvm()]);
-      const smolvmRows = await smolvmBackend.list().catch(() => []);
-      const rows = [
-        ...(await dockerBackend.list()).map((r) => ({ ...r, backend: "docker", phase: r.phase ?? ("ready" as const) })),
-        ...smolvmRows.map((r) => ({
-          slug: r.slug,
-          bottle: r.bottle,
-          backend: "smolvm",
-          bundle: r.machines.find((m) => m.role === "bundle") ? { state: r.machines.find((m) => m.role === "bundle")!.state } : undefined,
-          agent: r.machines.find((m) => m.role === "agent") ? { state: r.machines.find((m) => m.role === "agent")!.state } : undefined,
-          phase: smolvmPhase(r.slug),
-        })),
-      ];
+      const metadata = await listMetadata();
+      const rows = (await listEverywhere(metadata, output)).map((r) => ({ ...r, phase: phaseOf(metadata, r.slug) }));
       if (opts.json) return output.json(rows);
       if (rows.length === 0) return output.out("no bottles running");
       // A bottle that has not finished starting is never shown as running: its agent is not
@@ -67,7 +54,12 @@ export function registerLifecycle(program: Command, output: Output): void {
     .addHelpText("after", "\nExamples:\n  $ bottle logs implementer\n  $ bottle logs implementer egress --follow")
     .action(async (bottle: string, sidecar: string | undefined, opts: { follow?: boolean; tail?: string }) => {
       const { metadata } = await findTarget(bottle);
-      const code = await backendFor(metadata).logs(metadata.slug, { ...(sidecar ? { sidecar } : {}), ...(opts.follow ? { follow: true } : {}), ...(opts.tail ? { tail: Number(opts.tail) } : {}) });
+      const backend = await backendFor(metadata);
+      unsupported(backend, metadata.slug, [
+        [sidecar !== undefined && sidecar !== "agent" && !backend.supports.sidecarLogs, `logs of one sidecar (${sidecar})`, `\`bottle logs ${metadata.slug}\` shows the whole bundle`],
+        [Boolean(opts.follow) && !backend.supports.followLogs, "logs --follow", "run it again without --follow"],
+      ]);
+      const code = await backend.logs(metadata.slug, { ...(sidecar ? { sidecar } : {}), ...(opts.follow ? { follow: true } : {}), ...(opts.tail ? { tail: Number(opts.tail) } : {}) });
       if (code !== 0) throw new PassExitCode(code);
     });
 
@@ -87,7 +79,7 @@ export function registerLifecycle(program: Command, output: Output): void {
           hint: phase === "starting" ? "Wait for `bottle start` to finish." : "Remove it with `bottle cleanup`, then start it again.",
         });
       }
-      const code = await backendFor(metadata).exec(metadata.slug, command, opts.user);
+      const { exitCode: code } = await (await backendFor(metadata)).exec(metadata.slug, { command, ...(opts.user ? { user: opts.user } : {}), stdio: "inherit" });
       if (code !== 0) throw new PassExitCode(code);
     });
 
@@ -100,12 +92,21 @@ export function registerLifecycle(program: Command, output: Output): void {
     .action(async (only: string | undefined, opts: { json?: boolean }) => {
       const slug = only === undefined ? undefined : await findTarget(only).then((t) => t.metadata.slug, () => only);
       const inScope = (s: string) => slug === undefined || s === slug;
-      const [dockerBackend, smolvmBackend] = await Promise.all([loadDocker(), loadSmolvm()]);
-      const report = await dockerBackend.cleanup(slug === undefined ? {} : { labels: { [LABELS.slug]: slug } });
-      // smolvm machines of bottles nobody holds (only when smolvm is installed)
-      const smolvmRemoved = await smolvmBackend.cleanup({ keep: (s) => !inScope(s) || holderAlive(s) }).catch(() => [] as string[]);
+      const metadata = await listMetadata();
+      const report: CleanupReport = { bottles: [], failures: [] };
+      for (const backend of await allBackends()) {
+        try {
+          const part = await backend.cleanup(slug === undefined ? {} : { slug });
+          report.bottles.push(...part.bottles);
+          report.failures.push(...part.failures);
+        } catch (error) {
+          // the default backend must answer; another that cannot (not installed) has nothing to clean
+          if (backend.name === DEFAULT_BACKEND) throw error;
+          if (metadata.some((m) => m.backend === backend.name && !m.stoppedAt && inScope(m.slug))) output.err(`warning: cannot clean up ${backend.name} bottles: ${(error as Error).message}`);
+        }
+      }
       // state dirs whose bottle has nothing running any more: mark stopped, drop secrets
-      const running = new Set([...(await dockerBackend.list()).map((r) => r.slug), ...(await smolvmBackend.list().catch(() => [])).map((r) => r.slug)]);
+      const running = new Set((await listEverywhere(metadata, output)).map((r) => r.slug));
       const retired: string[] = [];
       for (const metadata of await listMetadata()) {
         if (metadata.stoppedAt || running.has(metadata.slug) || !inScope(metadata.slug)) continue;
@@ -117,7 +118,7 @@ export function registerLifecycle(program: Command, output: Output): void {
         await retireState(stateDir);
         retired.push(metadata.slug);
       }
-      const result = { ...report, smolvmMachines: smolvmRemoved, retiredState: retired };
+      const result = { ...report, retiredState: retired };
       // every orphan was tried; the ones that failed are reported and fail the command
       const failed = () => {
         if (report.failures.length) throw new PassExitCode(1);
@@ -129,10 +130,9 @@ export function registerLifecycle(program: Command, output: Output): void {
       for (const f of report.failures) output.err(`could not clean up ${f.slug}: ${f.error}`);
       const removed = report.bottles.map((b) => `${b.slug} (${b.reason})`);
       output.out(
-        removed.length || smolvmRemoved.length || retired.length
+        removed.length || retired.length
           ? [
-              ...removed.map((r) => `removed containers and networks of ${r}`),
-              ...smolvmRemoved.map((m) => `removed smolvm machine ${m}`),
+              ...removed.map((r) => `removed the machines and networks of ${r}`),
               ...retired.map((slug) => `retired the state of ${slug} (nothing running; secrets removed, logs kept)`),
             ].join("\n")
           : report.failures.length
@@ -144,47 +144,56 @@ export function registerLifecycle(program: Command, output: Output): void {
 
   program
     .command("doctor")
-    .description("Check what bottle needs: Docker engine, compose flavour, images, KVM and smolvm")
+    .description("Check what each backend needs: Docker engine, compose flavour, images, gVisor runsc (optional); smolvm and KVM (optional)")
     .option("--json", "print as JSON")
     .action(async (opts: { json?: boolean }) => {
-      const [dockerBackend, smolvmBackend] = await Promise.all([loadDocker(), loadSmolvm()]);
-      const tags = imageTags();
-      const docker = await dockerBackend.doctor({ images: [tags.sidecars, tags.agent] });
-      // smolvm is optional: its checks are reported, and fail the doctor only for smolvm bottles
-      const smolvm = await smolvmBackend.doctor().catch((error: Error) => ({ backend: "smolvm" as const, ok: false, checks: [{ name: "smolvm", ok: false, detail: error.message }] }));
-      if (opts.json) output.json({ ok: docker.ok, docker, smolvm });
-      else {
-        const line = (c: { ok: boolean; name: string; detail: string; hint?: string }, optional = false) =>
-          `${c.ok ? "ok  " : optional ? "--  " : "FAIL"} ${c.name}: ${c.detail}${c.hint ? `\n     hint: ${c.hint}` : ""}`;
-        output.out(["docker backend:", ...docker.checks.map((c) => `  ${line(c)}`), "smolvm backend (optional):", ...smolvm.checks.map((c) => `  ${line(c, true)}`)].join("\n"));
+      // each backend's checks; only the default backend (docker) must pass, the others are optional
+      const reports: DoctorReport[] = [];
+      for (const backend of await allBackends()) {
+        reports.push(await backend.doctor().catch((error: Error) => ({ backend: backend.name, ok: false, checks: [{ name: backend.name, ok: false, detail: error.message }] })));
       }
-      if (!docker.ok) throw new PassExitCode(1);
+      const required = (r: DoctorReport) => r.backend === DEFAULT_BACKEND;
+      const ok = reports.filter(required).every((r) => r.ok);
+      if (opts.json) output.json({ ok, ...Object.fromEntries(reports.map((r) => [r.backend, r])) });
+      else {
+        const line = (c: DoctorCheck, optional: boolean) => `${c.ok ? "ok  " : optional || c.optional ? "--  " : "FAIL"} ${c.name}: ${c.detail}${c.hint ? `\n     hint: ${c.hint}` : ""}`;
+        output.out(reports.flatMap((r) => [`${r.backend} backend${required(r) ? "" : " (optional)"}:`, ...r.checks.map((c) => `  ${line(c, !required(r))}`)]).join("\n"));
+      }
+      if (!ok) throw new PassExitCode(1);
     });
 }
 
-/** The phase of a smolvm bottle from its metadata (smolvm's listing does not know it). */
-function smolvmPhase(slug: string): "ready" | "starting" | "interrupted" | "stopped" {
-  try {
-    return bottlePhase(JSON.parse(readFileSync(`${stateDirFor(slug)}/metadata.json`, "utf8")) as { phase?: "starting" | "ready"; pid?: number; stoppedAt?: string }, pidAlive);
-  } catch {
-    return "ready";
+/** Where a bottle stands, from its metadata (a bottle without any is taken as ready). */
+function phaseOf(metadata: BottleMetadata[], slug: string): "ready" | "starting" | "interrupted" | "stopped" {
+  const m = metadata.find((x) => x.slug === slug);
+  return m ? bottlePhase(m, pidAlive) : "ready";
+}
+
+/**
+ * Every backend's bottles. The default backend must answer; another that cannot (e.g.
+ * smolvm not installed) counts as having none, with a warning when a bottle was started on it.
+ */
+async function listEverywhere(metadata: BottleMetadata[], output: Output): Promise<BottleListing[]> {
+  const rows: BottleListing[] = [];
+  for (const backend of await allBackends()) {
+    try {
+      rows.push(...(await backend.list()));
+    } catch (error) {
+      if (backend.name === DEFAULT_BACKEND) throw error;
+      if (metadata.some((m) => m.backend === backend.name && !m.stoppedAt)) output.err(`warning: cannot list ${backend.name} bottles: ${(error as Error).message}`);
+    }
+  }
+  return rows;
+}
+
+/** Refuses what the bottle's backend declares it cannot do, with the declared reason. */
+function unsupported(backend: BottleBackend, slug: string, cases: Array<[boolean, string, string]>): void {
+  for (const [refused, what, hint] of cases) {
+    if (refused) throw new BottleError(`${what} is not supported on the ${backend.name} backend (bottle ${slug})`, { code: "BACKEND_UNSUPPORTED", hint });
   }
 }
 
 function describe(status: { state: string; health?: string } | undefined): string {
   if (!status) return "-";
   return status.health ? `${status.state} (${status.health})` : status.state;
-}
-
-/** Sync check used by smolvm cleanup: is the CLI that holds this bottle still alive? */
-function holderAlive(slug: string): boolean {
-  try {
-    const meta = JSON.parse(readFileSync(`${stateDirFor(slug)}/metadata.json`, "utf8")) as { pid?: number; stoppedAt?: string };
-    if (meta.stoppedAt) return false;
-    if (meta.pid === undefined) return true; // detached: kept while it runs
-    process.kill(meta.pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

@@ -1,6 +1,8 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { acquireStartLock, resolveSecrets, retireState, stateDirFor, stateLayout } from "@bottle/state";
+import { startBottle } from "@bottle/backend";
+import { resolvePlan } from "@bottle/plan";
+import { resolveSecrets, retireState, stateDirFor, stateLayout } from "@bottle/state";
 import { backendFor } from "../backends.js";
 import { loadManifest } from "../manifest-file.js";
 import { planForStart } from "../preflight.js";
@@ -53,16 +55,15 @@ export function registerStart(program: Command, output: Output): void {
       );
       const excluded = plan.agent.workspace?.exclude ?? [];
       if (excluded.length > 0) output.err(`warning: secret file(s) inside the workspace are left out of the agent's copy: ${excluded.join(", ")}`);
-      const backend = backendFor(plan);
+      const backend = await backendFor(plan);
       // Secrets first: a missing one is the user's to fix before anything is created.
       const secrets = await resolveSecrets(plan);
-      if (opts.build !== false && plan.backend === "docker") {
+      if (opts.build !== false) {
+        // every backend runs the images `bottle build` makes (smolvm derives its archives from them)
         await buildCliImages({ offlineBase: opts.offlineBase, baseImage: opts.baseImage, keepExistingBase: true }, progress);
       }
       const layout = stateLayout(stateDirFor(plan.slug));
-      // One start of a bottle at a time: the second one says who holds it. Taken before
-      // anything in the state dir or the engine is touched; released once launch returns.
-      const lock = await acquireStartLock(layout.root, { bottle: plan.bottle });
+      const workspace = opts.cwd ? { workspace: path.resolve(opts.cwd) } : {};
 
       const abort = new AbortController();
       const onSignal = () => abort.abort(new Error("interrupted"));
@@ -70,20 +71,19 @@ export function registerStart(program: Command, output: Output): void {
       process.once("SIGTERM", onSignal);
       let running = plan;
       try {
-        running = await backend.launch(plan, {
-          manifest,
-          manifestPath: file,
-          ...(opts.cwd ? { workspace: path.resolve(opts.cwd) } : {}),
+        // the shared start (@bottle/backend): capabilities, start lock, state dir, metadata, launch
+        running = await startBottle(backend, {
+          plan,
+          planFor: (facts) => resolvePlan(manifest, plan.bottle, { manifestPath: file, backend: plan.backend, images: imageTags(), ...workspace, ...facts }),
           layout,
           secrets,
-          detach: Boolean(opts.detach),
+          holderPid: opts.detach ? null : process.pid,
           onProgress: progress,
           signal: abort.signal,
         });
       } finally {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
-        await lock.release();
       }
 
       if (opts.detach) {

@@ -24,7 +24,7 @@ export interface SmolvmStandin {
  * this package's build, with its own machine records, argv log and run id (all docker
  * objects carry dev.bottle.test=1 and the run id, so cleanup removes exactly these).
  */
-export async function installSmolvmStandin(options: { docker?: string; serve?: boolean } = {}): Promise<SmolvmStandin> {
+export async function installSmolvmStandin(options: { docker?: string; serve?: boolean; fenceImage?: string } = {}): Promise<SmolvmStandin> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "smolvm-standin-"));
   const runId = randomBytes(6).toString("hex");
   const argvLog = path.join(dir, "argv.jsonl");
@@ -33,6 +33,8 @@ export async function installSmolvmStandin(options: { docker?: string; serve?: b
   const bin = path.join(dir, "smolvm-standin");
   const defaults: Record<string, string> = { SMOLVM_STANDIN_STATE: state, SMOLVM_STANDIN_ARGV_LOG: argvLog, SMOLVM_STANDIN_RUN: runId };
   if (options.docker) defaults.SMOLVM_STANDIN_DOCKER = options.docker;
+  // an image with iptables (e.g. the sidecars image): --allow-cidr is then emulated
+  if (options.fenceImage) defaults.SMOLVM_STANDIN_FENCE_IMAGE = options.fenceImage;
   // Served from this process when it stays up (fast); the script runs the module itself otherwise.
   const socket = path.join(dir, "standin.sock");
   const server = options.serve === false ? undefined : await startStandinServer(socket, { ...process.env, ...defaults });

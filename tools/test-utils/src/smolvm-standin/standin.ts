@@ -40,6 +40,8 @@ interface Ctx {
   runId: string;
   docker: string;
   simulate?: string | undefined;
+  /** Image with iptables used to emulate --allow-cidr (unset: not emulated). */
+  fenceImage?: string | undefined;
   /** exec connects docker to this process's stdio (false when served over a socket). */
   passthrough: boolean;
   out: (text: string) => void;
@@ -252,9 +254,31 @@ async function start(ctx: Ctx, p: Parsed): Promise<number> {
   for (const v of m.volumes) args.push("--volume", v);
   args.push("--entrypoint", "/bin/sh", image, "-c", 'if [ "$#" -gt 0 ]; then "$@" & fi; while :; do sleep 3600; done', "standin-init", ...workload);
   await mustDocker(ctx, args);
+  if (ctx.fenceImage && m.allowCidrs.length > 0) await fenceMachine(ctx, m.container, m.allowCidrs);
   m.state = "running";
   await save(ctx, machines);
   return 0;
+}
+
+/**
+ * --allow-cidr, emulated: the guest may reach loopback (docker's DNS) and the allowed
+ * CIDRs, nothing else, by iptables in the container's network namespace, set from a
+ * one-shot NET_ADMIN container (the guest itself holds no NET_ADMIN). smolvm enforces the
+ * allow-list in its own network stack; this only makes the stand-in behave alike.
+ */
+async function fenceMachine(ctx: Ctx, container: string, cidrs: string[]): Promise<void> {
+  const rules = [
+    "iptables -w -A OUTPUT -o lo -j ACCEPT",
+    ...cidrs.map((c) => `iptables -w -A OUTPUT -d ${c} -j ACCEPT`),
+    "iptables -w -A OUTPUT -j REJECT",
+    "ip6tables -w -A OUTPUT -o lo -j ACCEPT",
+    "ip6tables -w -A OUTPUT -j REJECT",
+  ];
+  await mustDocker(ctx, [
+    "run", "--rm", "--label", `${STANDIN_TEST_LABEL}=1`, "--label", `${STANDIN_RUN_LABEL}=${ctx.runId}`,
+    "--network", `container:${container}`, "--cap-drop", "ALL", "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW",
+    "--entrypoint", "sh", ctx.fenceImage!, "-c", rules.join(" && "),
+  ]);
 }
 
 async function stop(ctx: Ctx, p: Parsed): Promise<number> {
@@ -386,6 +410,7 @@ export async function runSmolvmStandin(
     runId: env.SMOLVM_STANDIN_RUN ?? "default",
     docker: env.SMOLVM_STANDIN_DOCKER ?? "docker",
     simulate: env.SMOLVM_STANDIN_SIMULATE,
+    fenceImage: env.SMOLVM_STANDIN_FENCE_IMAGE,
     passthrough: io === undefined,
     out: io?.out ?? ((t) => process.stdout.write(t)),
     err: io?.err ?? ((t) => process.stderr.write(t)),
