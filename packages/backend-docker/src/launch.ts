@@ -53,8 +53,8 @@ export interface BottleHandle {
 }
 
 /**
- * Brings a bottle up: state dir, networks, bundle config; then, side by side, `compose up`
- * of the bundle (until healthy) and of the agent (`--no-deps`), the network fence once the
+ * Brings a bottle up: state dir, networks, bundle config; then `compose up` of the bundle and,
+ * once that returned, of the agent (`--no-deps`); then, side by side, the bundle's health wait, the network fence once the
  * bundle has an address, and provisioning (which only writes files and the agent's config,
  * and waits for the fence before it returns, as does this function: no agent command is
  * attached before the fence is in place). Whatever it created is torn down again if any
@@ -114,7 +114,10 @@ export async function launchBottle(plan: BottlePlan, options: LaunchOptions): Pr
         throw error;
       });
     const bundleUp = guard(composeUp(cli, plan, composeFile, [SERVICES.bundle], both));
-    const agentUp = guard(composeUp(cli, plan, composeFile, ["--no-deps", SERVICES.agent], both));
+    // One `compose up` at a time: two of one project side by side race in compose v1 (one
+    // lists a container the other is still creating → "No such container"). The agent's
+    // provisioning still overlaps the bundle's health wait, where the time goes.
+    const agentUp = guard(bundleUp.then(() => composeUp(cli, plan, composeFile, ["--no-deps", SERVICES.agent], both)));
     const bundleHealthy = guard(
       (async () => {
         await bundleUp;
