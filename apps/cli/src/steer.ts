@@ -126,20 +126,8 @@ export async function stopBottle(target: Target, onProgress: (event: ProgressLik
   return report;
 }
 
-/** A route in force, with where it came from (the manifest, or an approval: who, when, why). */
-export interface RouteInForce {
-  id: string;
-  host: string;
-  ports: number[];
-  methods: string[];
-  paths: string[];
-  origin: "manifest" | "approved";
-  credential: boolean;
-  requestId?: string;
-  approvedBy?: string;
-  approvedAt?: string;
-  why?: string;
-}
+export type { RouteInForce } from "./ui/api-types.js";
+import type { RouteInForce } from "./ui/api-types.js";
 
 export async function routesInForce(target: Target): Promise<RouteInForce[]> {
   const { listRequests } = await supervise();

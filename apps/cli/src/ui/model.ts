@@ -8,18 +8,8 @@ import type { Target } from "../targets.js";
 const supervise = () => import("@bottle/supervise");
 const audit = () => import("@bottle/audit");
 
-export interface BottleSummary {
-  slug: string;
-  bottle: string;
-  backend: string;
-  running: boolean;
-  startedAt: string;
-  stoppedAt?: string;
-  pending: number;
-  routes: number;
-  deniedLastHour: number;
-  blockedLastHour: number;
-}
+export type { BottleSummary } from "./api-types.js";
+import type { BottleSummary } from "./api-types.js";
 
 export interface BottleDetail {
   summary: BottleSummary;

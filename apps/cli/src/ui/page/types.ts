@@ -1,30 +1,7 @@
 // Shapes the dashboard's API returns (server.ts, model.ts, @bottle/audit).
-export interface BottleSummary {
-  slug: string;
-  bottle: string;
-  backend: string;
-  running: boolean;
-  startedAt: string;
-  stoppedAt?: string;
-  pending: number;
-  routes: number;
-  deniedLastHour: number;
-  blockedLastHour: number;
-}
+export type { BottleSummary, RouteInForce } from "../api-types.js";
+import type { BottleSummary, RouteInForce } from "../api-types.js";
 
-export interface RouteInForce {
-  id: string;
-  host: string;
-  ports: number[];
-  methods: string[];
-  paths: string[];
-  origin: "manifest" | "approved";
-  credential: boolean;
-  requestId?: string;
-  approvedBy?: string;
-  approvedAt?: string;
-  why?: string;
-}
 
 export interface SuperviseRequest {
   id: string;
