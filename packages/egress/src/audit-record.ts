@@ -1,5 +1,6 @@
 import type { AuditDecision, AuditRecord, AuditTrail } from "./audit.js";
 import type { Config } from "./config.js";
+import { percentDecode } from "./normalize.js";
 import type { Target } from "./target.js";
 
 /** Writes the one audit line of a request or WebSocket, with what is known when it ends. */
@@ -19,7 +20,7 @@ export function requestRecorder(audit: AuditTrail, cfg: Config, target: Target, 
       method,
       host: cfg.detector.redactHost(target.host),
       port: target.port,
-      path: cfg.detector.redact(target.pathname),
+      path: auditPath(cfg, target.pathname, decision),
       decision,
       route,
       status,
@@ -28,6 +29,19 @@ export function requestRecorder(audit: AuditTrail, cfg: Config, target: Target, 
       durationMs: elapsedMs(started),
       ...extra,
     });
+}
+
+/** Runs a pattern rule could have matched: long runs of token characters within a path segment. */
+const TOKEN_RUN = /[A-Za-z0-9_+=.-]{16,}/g;
+
+/**
+ * The path of an audit line: known values replaced; after a pattern block also every long
+ * token-like run of the decoded path, since the finding (whose value must never reach a log)
+ * may be in it.
+ */
+function auditPath(cfg: Config, pathname: string, decision: AuditDecision): string {
+  const path = cfg.detector.redact(pathname);
+  return decision === "block-pattern" ? percentDecode(path).replace(TOKEN_RUN, "[token]") : path;
 }
 
 /** The audit line of a passthrough tunnel (no path: egress never sees inside it). */

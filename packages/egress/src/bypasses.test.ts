@@ -199,6 +199,18 @@ describe("no known value in audit lines or error texts", () => {
     expect(seen.audit).toContain("[redacted: carries secret api.key]");
   });
 
+  it("keeps a token the pattern scan found in the path out of the audit line, raw or percent-encoded", async () => {
+    const token = `ghp_${"Zq8Lm2Xv7Rk4Tn9Wb3Yc6Hd1Jf5Gs0Pa8Ue2"}`;
+    const encoded = [...Buffer.from(token)].map((b) => "%" + b.toString(16)).join("");
+    for (const path of [`/v1/repos/${token}/x`, `/v1/repos/${encoded}/x`]) {
+      const seen = await inAuditAndBody(() => rawHttps("api.test", request("GET", path)));
+      expect(seen.body).toContain("403");
+      expect(seen.audit).toContain("block-pattern");
+      expect(seen.audit).not.toContain(token.slice(4));
+      expect(seen.audit).not.toContain(encoded.slice(12));
+    }
+  });
+
   it("redacts a plain-HTTP host name and a path that carry the key, encoded or not", async () => {
     const viaHttp = await proxiedHttp(proxy.port, `http://${hostKey}.evil.test/x`);
     expect(viaHttp.status).toBe(403);
