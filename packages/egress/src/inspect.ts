@@ -1,5 +1,5 @@
 import { isUtf8 } from "node:buffer";
-import { encodedForms, type LeakDetector } from "./leaks.js";
+import { secretForms, type LeakDetector } from "./leaks.js";
 import { percentDecode, type DecodedBody } from "./normalize.js";
 import { applyRedactions, findingLabel, secretRegions, type RedactionCount, type RedactionRegion } from "./redact.js";
 import type { EgressRoutePlan } from "./routes.js";
@@ -163,8 +163,6 @@ function parses(text: string): boolean {
   }
 }
 
-/** Minimum length for encoded forms (shorter values would match by chance); as in leaks.ts. */
-const MIN_ENCODED_LENGTH = 6;
 interface Needles {
   all: Array<{ secret: string; form: string }>;
   /** Some form (JSON-escaped) is not one the leak detector looks for: search the text every time. */
@@ -176,15 +174,9 @@ const needleCache = new WeakMap<object, Needles>();
 function needlesFor(secrets: Readonly<Record<string, string>>): Needles {
   let needles = needleCache.get(secrets);
   if (needles) return needles;
-  needles = { all: [], extraForms: false };
-  for (const [secret, value] of Object.entries(secrets)) {
-    if (value.length === 0) continue;
-    const escaped = JSON.stringify(value).slice(1, -1);
-    if (escaped !== value) needles.extraForms = true;
-    const forms = new Set([value, escaped]);
-    if (value.length >= MIN_ENCODED_LENGTH) for (const f of encodedForms(value)) forms.add(f);
-    for (const form of forms) needles.all.push({ secret, form });
-  }
+  const jsonEscaped = (value: string) => [JSON.stringify(value).slice(1, -1)];
+  needles = { all: [], extraForms: Object.values(secrets).some((v) => v.length > 0 && jsonEscaped(v)[0] !== v) };
+  for (const { secret, text } of secretForms(secrets, jsonEscaped)) needles.all.push({ secret, form: text });
   // Longest first: a longer form wins the merge over a shorter one inside it.
   needles.all.sort((a, b) => b.form.length - a.form.length);
   needleCache.set(secrets, needles);

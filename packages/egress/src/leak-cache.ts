@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { encodedForms } from "./leaks.js";
+import { secretForms, type SecretForm } from "./leaks.js";
 import { jsonUnescape, percentDecode } from "./normalize.js";
 
 /**
@@ -23,12 +23,8 @@ export interface LeakCheck {
   stats(): { chunks: number; hits: number; charsChecked: number; entries: number };
 }
 
-interface Needle {
-  secret: string;
-  text: string;
+interface Needle extends SecretForm {
   lower: string;
-  /** Hex: matched in any case (as leaks.ts). */
-  caseless: boolean;
 }
 
 interface ChunkResult {
@@ -37,7 +33,6 @@ interface ChunkResult {
   edges: ReadonlyArray<readonly [string, string] | string>;
 }
 
-const MIN_ENCODED_LENGTH = 6;
 const MIN_CHUNK = 16 * 1024;
 const DEFAULT_ENTRIES = 4096;
 const CUT_MARKERS = [Buffer.from('{"type":'), Buffer.from('{"role":')];
@@ -57,17 +52,11 @@ const TRANSFORMS: Decoder[][] = DECODINGS.flatMap((steps) => [steps, [...steps, 
 export function createLeakCheck(secrets: Readonly<Record<string, string>>, options: { entries?: number; minChunk?: number } = {}): LeakCheck {
   const needles: Needle[] = [];
   const rawBytes: Array<{ secret: string; bytes: Buffer }> = [];
-  for (const [id, value] of Object.entries(secrets)) {
-    if (value.length === 0) continue;
-    const forms = new Set<string>([value]);
-    if (value.length >= MIN_ENCODED_LENGTH) for (const f of encodedForms(value)) forms.add(f);
-    const hex = Buffer.from(value, "utf8").toString("hex");
-    for (const text of forms) {
-      needles.push({ secret: id, text, lower: text.toLowerCase(), caseless: value.length >= MIN_ENCODED_LENGTH && text.toLowerCase() === hex });
-      // The detector also searches each form's latin1 bytes in the raw bytes; for ASCII forms that
-      // is the same as searching the text, so only non-ASCII forms need a byte search.
-      if (/[^\x00-\x7f]/.test(text)) rawBytes.push({ secret: id, bytes: Buffer.from(text, "latin1") });
-    }
+  for (const form of secretForms(secrets)) {
+    needles.push({ ...form, lower: form.text.toLowerCase() });
+    // The detector also searches each form's latin1 bytes in the raw bytes; for ASCII forms that
+    // is the same as searching the text, so only non-ASCII forms need a byte search.
+    if (/[^\x00-\x7f]/.test(form.text)) rawBytes.push({ secret: form.secret, bytes: Buffer.from(form.text, "latin1") });
   }
   const edge = Math.max(0, ...needles.map((n) => n.text.length)) - 1;
   const maxEntries = options.entries ?? DEFAULT_ENTRIES;

@@ -25,29 +25,43 @@ export interface LeakDetector {
   redactHost(host: string): string;
 }
 
-interface Needle {
-  secret: string;
-  text: string;
+interface Needle extends SecretForm {
   lower: string;
   bytes: Buffer;
-  /** Hex: matched in any case. */
-  caseless: boolean;
 }
 
 /** Values shorter than this are searched raw only; encoded forms would match by chance. */
 const MIN_ENCODED_LENGTH = 6;
 
-export function createLeakDetector(secrets: Readonly<Record<string, string>>): LeakDetector {
-  const needles: Needle[] = [];
-  for (const [id, value] of Object.entries(secrets)) {
+/** One form of a secret value that leak detection searches for. */
+export interface SecretForm {
+  secret: string;
+  text: string;
+  /** Hex: matched in any case. */
+  caseless: boolean;
+}
+
+/**
+ * Every form of every non-empty secret value: the value, and for values of at least
+ * MIN_ENCODED_LENGTH characters its encodings (encodedForms) plus `extra(value)` (e.g. the
+ * JSON-escaped form redaction also replaces). The one list the detector, the cached leak
+ * check and redaction share.
+ */
+export function secretForms(secrets: Readonly<Record<string, string>>, extra: (value: string) => string[] = () => []): SecretForm[] {
+  const out: SecretForm[] = [];
+  for (const [secret, value] of Object.entries(secrets)) {
     if (value.length === 0) continue;
-    const forms = new Set<string>([value]);
-    if (value.length >= MIN_ENCODED_LENGTH) for (const f of encodedForms(value)) forms.add(f);
+    const forms = new Set<string>([value, ...extra(value)]);
+    const encoded = value.length >= MIN_ENCODED_LENGTH;
+    if (encoded) for (const f of encodedForms(value)) forms.add(f);
     const hex = Buffer.from(value, "utf8").toString("hex");
-    for (const text of forms) {
-      needles.push({ secret: id, text, lower: text.toLowerCase(), bytes: Buffer.from(text, "latin1"), caseless: value.length >= MIN_ENCODED_LENGTH && text.toLowerCase() === hex });
-    }
+    for (const text of forms) out.push({ secret, text, caseless: encoded && text.toLowerCase() === hex });
   }
+  return out;
+}
+
+export function createLeakDetector(secrets: Readonly<Record<string, string>>): LeakDetector {
+  const needles: Needle[] = secretForms(secrets).map((f) => ({ ...f, lower: f.text.toLowerCase(), bytes: Buffer.from(f.text, "latin1") }));
   // Longest first so a cheap early exit per secret stays correct.
   needles.sort((a, b) => b.text.length - a.text.length);
 
