@@ -5,12 +5,8 @@ import os from "node:os";
 import path from "node:path";
 import { createRequest, decideRequest } from "@bottle/supervise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli, type Output } from "./index.js";
-
-function capture(): Output & { stdout: string; stderr: string } {
-  const o = { stdout: "", stderr: "", out: (t: string) => void (o.stdout += `${t}\n`), err: (t: string) => void (o.stderr += `${t}\n`), json: (v: unknown) => void (o.stdout += `${JSON.stringify(v)}\n`) };
-  return o;
-}
+import { runCli } from "./index.js";
+import { capture } from "./__fixtures__/capture.js";
 
 const slug = "audited-0a1b2c3d";
 let root: string;

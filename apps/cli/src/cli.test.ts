@@ -3,21 +3,11 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCli, type Output } from "./index.js";
+import { runCli } from "./index.js";
+import { capture } from "./__fixtures__/capture.js";
 
 const require = createRequire(import.meta.url);
 const example = readFileSync(require.resolve("@bottle/manifest/bottle.example.json"), "utf8");
-
-function capture(): Output & { stdout: string; stderr: string } {
-  const o = {
-    stdout: "",
-    stderr: "",
-    out: (t: string) => void (o.stdout += `${t}\n`),
-    err: (t: string) => void (o.stderr += `${t}\n`),
-    json: (v: unknown) => void (o.stdout += `${JSON.stringify(v, null, 2)}\n`),
-  };
-  return o;
-}
 
 function manifestFile(text: string): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), "bottle-cli-"));

@@ -5,18 +5,8 @@ import { parseManifest } from "@bottle/manifest";
 import { resolvePlan } from "@bottle/plan";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { initTemplate } from "./init-template.js";
-import { runCli, type Output } from "./index.js";
-
-function capture(): Output & { stdout: string; stderr: string } {
-  const o = {
-    stdout: "",
-    stderr: "",
-    out: (t: string) => void (o.stdout += `${t}\n`),
-    err: (t: string) => void (o.stderr += `${t}\n`),
-    json: (v: unknown) => void (o.stdout += `${JSON.stringify(v, null, 2)}\n`),
-  };
-  return o;
-}
+import { runCli } from "./index.js";
+import { capture } from "./__fixtures__/capture.js";
 
 describe("initTemplate", () => {
   it.each([
